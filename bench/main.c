@@ -1,0 +1,40 @@
+/* zbench: benchmark and profiling suite for hybrid state-space models. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "zb_version.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *about;
+} commands[] = {
+    {"list", zb_cmd_list, "plugins and model presets"},
+    {"verify", zb_cmd_verify, "check a plugin's logits against a checkpoint's golden logits"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "zbench %s: benchmarks of hybrid state-space and transformer language models\n\n", ZB_VERSION);
+    fprintf(f, "usage: zbench <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].about);
+    fprintf(f, "\n'zbench <command> --help' describes each command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("zbench %s (%s)\n", ZB_VERSION, ZB_GIT_COMMIT);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "zbench: unknown command '%s' (try zbench --help)\n", argv[1]);
+    return 2;
+}
