@@ -1,36 +1,61 @@
 # zbench build. Include and library paths come from the environment
-# (CPATH, LIBRARY_PATH), which gcc reads by itself; nvcc is used when found.
+# (CPATH, LIBRARY_PATH), which gcc reads by itself; CUDA parts build when
+# nvcc is found (on PATH or in /usr/local/cuda).
 #
-#   make            zbench + plugins (CUDA plugins when nvcc exists)
-#   make run        install missing Debian packages, build, run the main job
-#   make test       unit and end-to-end tests, then again under ASan+UBSan
-#   make test-gpu   GPU tests (skip, saying so, without a GPU)
+#   make              zbench and every plugin
+#   make run          install missing Debian packages, build, run the main job
+#   make test         unit + end-to-end tests, then the same under ASan+UBSan
+#   make test-gpu     GPU tests (each skips, saying so, without a GPU)
+#   make bench-kernels  per-kernel timings against the roofline
 
-BUILD    ?= build
-CC       ?= gcc
-NVCC     ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+BUILD     ?= build
+CC        ?= gcc
+NVCC      ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 CUDA_HOME ?= $(if $(NVCC),$(patsubst %/bin/nvcc,%,$(NVCC)),/usr/local/cuda)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 
-WARN     := -Wall -Wextra -Werror
-CFLAGS   ?= -O2 -g
+WARN      := -Wall -Wextra -Werror
+CFLAGS    ?= -O2 -g
 # -ffp-contract=off: no fused multiply-adds behind our back, so the reference
-# is the same on every compiler and the synthetic weights match the GPU's
+# computes the same on every compiler and synthetic weights match the GPU's
 ZB_CFLAGS := -std=c11 $(WARN) -ffp-contract=off -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
              -Iplugins -Ireference -Ibench -DZB_GIT_COMMIT='"$(GIT_COMMIT)"' $(SAN)
-LDLIBS   := -lsqlite3 -lcjson -lm -ldl -lpthread
+LDLIBS    := -lsqlite3 -lcjson -lm -ldl -lpthread
+TEST_LIBS := -lcmocka
 
-BENCH_SRC := $(wildcard bench/*.c)
+# ---------------------------------------------------------------- sources
+BENCH_SRC     := $(wildcard bench/*.c)
 BENCH_LIB_SRC := $(filter-out bench/main.c,$(BENCH_SRC))
-REF_SRC   := $(wildcard reference/*.c)
+REF_SRC       := $(wildcard reference/*.c)
+TEST_SRC      := $(wildcard tests/test_*.c)
+TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)
 
-BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_OBJ     := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_LIB_OBJ := $(BENCH_LIB_SRC:%.c=$(BUILD)/obj/%.o)
-REF_OBJ   := $(REF_SRC:%.c=$(BUILD)/pic/%.o)
+REF_OBJ       := $(REF_SRC:%.c=$(BUILD)/pic/%.o)
+TEST_BIN      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_PLUGINS  := $(TEST_PLUGIN_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/libzb_%.so)
 
 PLUGINS := $(BUILD)/plugins/libzb_cpu_ref.so
 
-.PHONY: all run test test-unit test-asan test-gpu clean deps deps-test
+# ------------------------------------------------------------------- CUDA
+ifneq ($(NVCC),)
+CUDA_ARCH   ?= -gencode=arch=compute_90,code=sm_90
+NVCC_FLAGS  := -std=c++17 -O3 $(CUDA_ARCH) -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror \
+               -Werror all-warnings -lineinfo -Iplugins -Ireference -Ikernels -Itests/gpu
+CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+KERNEL_SRC  := $(wildcard kernels/*.cu)
+KERNEL_OBJ  := $(KERNEL_SRC:%.cu=$(BUILD)/cuda/%.o)
+CCOMMON_SRC := $(wildcard plugins/cuda_common/*.c)
+CCOMMON_OBJ := $(CCOMMON_SRC:%.c=$(BUILD)/pic/%.o)
+GPU_TEST_SRC := $(wildcard tests/gpu/*.cu)
+GPU_TEST_BIN := $(GPU_TEST_SRC:tests/gpu/%.cu=$(BUILD)/tests/gpu/%)
+CUDA_PLUGIN_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/cuda_*/entry.c))))
+PLUGINS     += $(CUDA_PLUGIN_NAMES:%=$(BUILD)/plugins/libzb_%.so)
+ZB_CFLAGS   += -DZB_HAVE_CUDA_HEADERS -isystem $(CUDA_HOME)/include -Ikernels
+endif
+
+.PHONY: all run test test-unit test-cli test-asan test-gpu bench-kernels clean deps deps-test
 all: $(BUILD)/zbench $(PLUGINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -47,6 +72,58 @@ $(BUILD)/zbench: $(BENCH_OBJ)
 $(BUILD)/plugins/libzb_cpu_ref.so: $(BUILD)/pic/plugins/cpu_ref/cpu_ref.o $(REF_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -shared $^ -o $@ -lm
+
+ifneq ($(NVCC),)
+$(BUILD)/cuda/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/plugins/libzb_%.so: $(BUILD)/pic/plugins/%/entry.o $(CCOMMON_OBJ) $(KERNEL_OBJ) $(REF_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $^ -o $@ $(CUDA_LIBS) -lm
+
+$(BUILD)/tests/gpu/%: tests/gpu/%.cu $(KERNEL_OBJ) $(REF_OBJ)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) $^ -o $@ -lcublasLt -lcublas
+
+test-gpu: all $(GPU_TEST_BIN)
+	@tests/run_gpu_tests.sh $(BUILD)
+
+bench-kernels: $(GPU_TEST_BIN)
+	@for t in $(GPU_TEST_BIN); do $$t --bench || exit 1; done
+else
+test-gpu bench-kernels:
+	@echo "SKIP $@: no nvcc on this machine, CUDA code was not built"
+endif
+
+# ------------------------------------------------------------------ tests
+$(BUILD)/tests/%: tests/%.c $(BENCH_LIB_OBJ) $(REF_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ZB_CFLAGS) $(CFLAGS) -Itests $^ -o $@ $(LDLIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/plugins/libzb_%.so: tests/plugins/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ZB_CFLAGS) $(CFLAGS) -fPIC -shared $< -o $@
+
+test-unit: all $(TEST_BIN) $(TEST_PLUGINS)
+	@tests/run_tests.sh $(BUILD)
+
+test-asan:
+	$(MAKE) --no-print-directory BUILD=build-asan NVCC= \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test-unit
+
+test: deps-test
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-asan
+
+run: deps
+	$(MAKE) --no-print-directory all
+	$(BUILD)/zbench $(ARGS)
+
+deps:
+	@bench/ensure-deps.sh run
+deps-test:
+	@bench/ensure-deps.sh test
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -1,0 +1,190 @@
+/*
+ * The CUDA kernels of zbench, as seen from C: every function here is
+ * implemented in kernels/*.cu behind extern "C", enqueues work on `stream`
+ * and returns the launch's cudaError_t (cudaGetLastError after the launch),
+ * never synchronising unless it says so. The engine (plugins/cuda_common,
+ * plain C) strings them together.
+ *
+ * Conventions
+ *  - zb_bf16 is bfloat16 bits (binary-compatible with __nv_bfloat16).
+ *  - Matrices are row-major. Weight matrices are [out][in] (PyTorch layout).
+ *  - Activations are [rows][width] with rows = batch * tokens, sequence-major
+ *    (row b*T + t is token t of sequence b).
+ *  - The residual stream is fp32; inputs of projections are bf16; every
+ *    reduction accumulates in fp32. Small per-channel parameters (norm
+ *    weights, biases, conv taps, A_log, D, dt bias) are fp32 on the device.
+ *  - Each kernel has a stand-alone check against reference/ (tests/gpu/) at
+ *    several shapes, and a timing with L2 flushed (make bench-kernels).
+ */
+#ifndef ZB_KERNELS_H
+#define ZB_KERNELS_H
+
+#include <cuda_runtime_api.h>
+#include <stdint.h>
+
+#include "zbench_plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint16_t zb_bf16;
+
+/* ------------------------------------------------------------ weight prep */
+
+/* Row order applied while writing a weight matrix to the device. */
+typedef enum zbk_row_order {
+    ZBK_ROWS_AS_IS = 0,
+    /* Mamba in_proj: source rows interleave (x_0, z_0, x_1, z_1, ...);
+     * destination takes all x rows first, then all z rows. */
+    ZBK_ROWS_DEINTERLEAVE = 1
+} zbk_row_order;
+
+/* dst[r][c] (dst_dtype: bf16 or f32) = src[r'][c] converted, where src is a
+ * device buffer of src_dtype (f32, f16 or bf16) and r' follows `order`. */
+cudaError_t zbk_convert(void *dst, zb_dtype dst_dtype, const void *src, zb_dtype src_dtype, int64_t rows,
+                        int64_t cols, zbk_row_order order, cudaStream_t stream);
+
+/* Synthetic weights, bit-identical to the CPU's: element (r', c) of the
+ * source tensor is zb_synth_value(synth, r' * cols + c) rounded to
+ * src_dtype; it is written to dst[r][c] in dst_dtype, rows as `order`. */
+cudaError_t zbk_synth(void *dst, zb_dtype dst_dtype, zb_synth synth, zb_dtype src_dtype, int64_t rows, int64_t cols,
+                      zbk_row_order order, cudaStream_t stream);
+
+/* ------------------------------------------------------------ elementwise */
+
+/* resid[r][:] = table[tokens[r]][:] as fp32; emb (may be NULL) gets the
+ * same rows in bf16 (Zamba's original embeddings). */
+cudaError_t zbk_embed(const int32_t *tokens, int rows, const zb_bf16 *table, int hidden, float *resid, zb_bf16 *emb,
+                      cudaStream_t stream);
+
+/* out[r] = rmsnorm(x[r] + add[r]) * w, add may be NULL; x, add fp32. */
+cudaError_t zbk_rmsnorm(const float *x, const float *add, const float *w, int rows, int dim, float eps, zb_bf16 *out,
+                        cudaStream_t stream);
+
+/* out[r] = rmsnorm(concat(h[r], emb[r])) * w over 2*hidden (Zamba's shared
+ * block input); h fp32, emb bf16, w [2*hidden]. */
+cudaError_t zbk_concat_rmsnorm(const float *h, const zb_bf16 *emb, const float *w, int rows, int hidden, float eps,
+                               zb_bf16 *out, cudaStream_t stream);
+
+/* out[r][i] = act(gu[r][i]) * gu[r][inter + i]: gate and up projections
+ * computed by one GEMM into [rows][2*inter]. */
+cudaError_t zbk_gated_act(const zb_bf16 *gu, int rows, int inter, zb_act act, zb_bf16 *out, cudaStream_t stream);
+
+/* out[b] = argmax over vocab of logits[b] (lowest index on ties). */
+cudaError_t zbk_argmax(const float *logits, int batch, int vocab, int32_t *out, cudaStream_t stream);
+
+/* -------------------------------------------------------------- matmuls */
+
+typedef struct zb_blas zb_blas; /* cuBLASLt handle, workspace, plan cache */
+
+/* Creates the context; `err` gets a one-line message on failure. */
+zb_status zb_blas_create(zb_blas **out, size_t workspace_bytes, zb_error *err);
+void zb_blas_destroy(zb_blas *b);
+size_t zb_blas_workspace_bytes(const zb_blas *b);
+
+/* Y[r][o] (= or +=) sum_i X[r][i] * W[o][i] (+ bias[o]), for `batch`
+ * independent problems at the given element strides (0 when batch == 1).
+ * X and W are bf16; Y is bf16 or f32 (y_dtype); accumulate (beta = 1)
+ * requires f32 Y. ld* are row strides in elements. Picks a GEMV kernel of
+ * its own for rows <= 8 and cuBLASLt otherwise. */
+typedef struct zb_linear_args {
+    const zb_bf16 *x;
+    int64_t ldx, stride_x;
+    const zb_bf16 *w;
+    int64_t ldw, stride_w;
+    void *y;
+    int64_t ldy, stride_y;
+    zb_dtype y_dtype;
+    const float *bias; /* [out] or NULL; ignored when accumulate */
+    int rows, in, out, batch;
+    int accumulate;
+} zb_linear_args;
+
+zb_status zb_linear(zb_blas *b, const zb_linear_args *a, cudaStream_t stream, zb_error *err);
+
+/* ------------------------------------------------------------ attention */
+
+/* Applies RoPE (when inv_freq != NULL) to q and k of a fused QKV
+ * projection qkv [batch][T][(nh + 2 nkv) * hd] at positions pos0..pos0+T-1,
+ * writes q to q_out [batch][T][nh][hd] and k, v into the caches
+ * kc, vc [batch][slots][nkv][hd] at slot (pos % slots). */
+cudaError_t zbk_rope_store_kv(const zb_bf16 *qkv, int batch, int T, int pos0, int nh, int nkv, int hd,
+                              const float *inv_freq, zb_bf16 *q_out, zb_bf16 *kc, zb_bf16 *vc, int slots,
+                              cudaStream_t stream);
+
+/* Causal attention of T queries at positions pos0.. over the cache (which
+ * already holds them), never materialising the score matrix; query p sees
+ * keys max(0, p - window + 1)..p (window 0: all). GQA: head h reads KV head
+ * h / (nh / nkv). out [batch][T][nh * hd] bf16. T == 1 selects the split-KV
+ * decode kernel (flash-decoding), which uses `partial` scratch of
+ * zbk_attention_scratch_bytes(). */
+typedef struct zbk_attention_args {
+    const zb_bf16 *q;
+    const zb_bf16 *kc, *vc;
+    zb_bf16 *out;
+    int batch, T, pos0, nh, nkv, hd, slots, window;
+    float scale;
+    void *partial;
+    size_t partial_bytes;
+} zbk_attention_args;
+
+size_t zbk_attention_scratch_bytes(int batch, int nh, int hd, int max_kv);
+cudaError_t zbk_attention(const zbk_attention_args *a, cudaStream_t stream);
+
+/* ---------------------------------------------------------------- mamba */
+
+/* Causal depthwise conv + act over T tokens per sequence. x is the first
+ * d_inner columns of xz [batch][T][2 d_inner]; conv_state [batch][d_inner]
+ * [d_conv] holds the last d_conv inputs (oldest first) before the call and
+ * after it. u [batch][T][d_inner] bf16. */
+cudaError_t zbk_conv1d_prefill(const zb_bf16 *xz, int batch, int T, int d_inner, int d_conv, const float *conv_w,
+                               const float *conv_b, zb_act act, zb_bf16 *conv_state, zb_bf16 *u,
+                               cudaStream_t stream);
+
+/* The selective scan over T tokens, parallel over sequence chunks, state in
+ * fp32. For channel c of head h = c / (d_inner / nh):
+ *   delta = softplus(dt[c] + dt_bias[c]); A = -exp(A_log[c][n])
+ *   s[n] = exp(A delta) s[n] + delta B[n] u[c];  y = sum_n s[n] C[n]
+ *   y = (y + D[c] u[c]) * act(z[c])
+ * dt [batch][T][d_inner] f32 (dt_proj output without bias); params
+ * [batch][T][nh][dt_rank + 2 d_state] f32 holds (dt_raw, B, C) per head;
+ * z is the second half of xz; ssm_state [batch][d_inner][d_state] f32 is
+ * read and left holding the final state; y [batch][T][d_inner] bf16. */
+typedef struct zbk_scan_args {
+    const zb_bf16 *u, *xz;
+    const float *dt, *params, *dt_bias, *A_log, *D;
+    float *ssm_state;
+    zb_bf16 *y;
+    int batch, T, d_inner, d_state, nh, dt_rank;
+    zb_act act;
+} zbk_scan_args;
+
+cudaError_t zbk_selective_scan(const zbk_scan_args *a, cudaStream_t stream);
+
+/* One decode step of the mixer after in_proj, for every sequence: conv
+ * step on the rolling state, act, x_proj, dt_proj + softplus, state update,
+ * D skip and gate. xz [batch][2 d_inner] bf16 (x then z); weights as the
+ * engine stores them: x_proj [nh][P][Dh] bf16, dt_proj [nh][Dh][dt_rank]
+ * bf16. y [batch][d_inner] bf16. `scratch` of zbk_mamba_step_scratch_bytes(). */
+typedef struct zbk_mamba_step_args {
+    const zb_bf16 *xz;
+    const float *conv_w, *conv_b;
+    zb_bf16 *conv_state;
+    const zb_bf16 *x_proj, *dt_proj;
+    const float *dt_bias, *A_log, *D;
+    float *ssm_state;
+    zb_bf16 *y;
+    int batch, d_inner, d_conv, d_state, nh, dt_rank;
+    zb_act act;
+    void *scratch;
+} zbk_mamba_step_args;
+
+size_t zbk_mamba_step_scratch_bytes(int batch, int d_inner, int nh, int dt_rank, int d_state);
+cudaError_t zbk_mamba_step(const zbk_mamba_step_args *a, cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZB_KERNELS_H */
