@@ -5,5 +5,7 @@
 
 int zb_cmd_list(int argc, char **argv);
 int zb_cmd_verify(int argc, char **argv);
+int zb_cmd_run(int argc, char **argv);
+int zb_cmd_calibrate(int argc, char **argv);
 
 #endif

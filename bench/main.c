@@ -10,7 +10,9 @@ static const struct {
     int (*fn)(int, char **);
     const char *about;
 } commands[] = {
+    {"run", zb_cmd_run, "benchmark sweep (the default command): zbench run --help"},
     {"list", zb_cmd_list, "plugins and model presets"},
+    {"calibrate", zb_cmd_calibrate, "measure the device's copy bandwidth and dense rate"},
     {"verify", zb_cmd_verify, "check a plugin's logits against a checkpoint's golden logits"},
 };
 
@@ -25,10 +27,12 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return 0;
     }
+    /* no command, or options first: the benchmark run */
+    if (argc < 2 || argv[1][0] == '-') return zb_cmd_run(argc, argv);
     if (!strcmp(argv[1], "--version")) {
         printf("zbench %s (%s)\n", ZB_VERSION, ZB_GIT_COMMIT);
         return 0;

@@ -146,3 +146,17 @@ zb_status zb_plugin_load(const char *name_or_path, zb_plugin *p, zb_error *err)
     return zb_fail(err, ZB_ERR_INVALID, "plugin '%s' not found in %s; available: %s", name_or_path,
                    nd ? dirs[0] : "(no plugin directory)", n ? list : "none");
 }
+
+/* The plugin zbench uses by default: cuda_graph, then cuda_fused, when the
+ * plugin exists and finds a GPU; cpu_ref otherwise. */
+const char *zb_default_plugin(zb_plugin *out, zb_error *err)
+{
+    static const char *const order[] = {"cuda_graph", "cuda_fused"};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        zb_device_info info;
+        zb_error e;
+        if (zb_plugin_load(order[i], out, &e) == ZB_OK && out->api->device_info(0, &info, &e) == ZB_OK)
+            return order[i];
+    }
+    return zb_plugin_load("cpu_ref", out, err) == ZB_OK ? "cpu_ref" : NULL;
+}

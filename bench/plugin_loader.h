@@ -29,4 +29,9 @@ int zb_plugin_scan(zb_plugin_entry_info *out, int max);
  * symbol, ABI mismatch, NULL functions). */
 zb_status zb_plugin_load(const char *name_or_path, zb_plugin *p, zb_error *err);
 
+/* The plugin zbench uses by default: cuda_graph, then cuda_fused, when the
+ * plugin exists and finds a GPU; cpu_ref otherwise. Returns its name, or
+ * NULL (with err) when not even cpu_ref loads. */
+const char *zb_default_plugin(zb_plugin *out, zb_error *err);
+
 #endif

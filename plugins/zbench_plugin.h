@@ -406,6 +406,27 @@ typedef struct zb_plugin_api {
 
 typedef const zb_plugin_api *(*zb_plugin_entry_fn)(void);
 
+/* ------------------------------------------------------------- extensions */
+
+/* "zb.resize.v1": re-allocates a session's caches and workspace for a new
+ * batch and capacity, keeping the weights (a sweep over lengths then loads
+ * a 7B model once, yet each run measures its own allocation). The session
+ * is left reset. */
+#define ZB_EXT_RESIZE "zb.resize.v1"
+typedef struct zb_ext_resize {
+    zb_status (*resize)(zb_session *s, int32_t batch, int32_t capacity, zb_error *err);
+} zb_ext_resize;
+
+/* "zb.calibrate.v1": measures the device's ceilings: copy bandwidth
+ * (bytes read + written per second, in GB/s) and the dense matrix rate of
+ * the session dtype (bf16 GEMM on GPUs, TFLOP/s). `method` gets one line
+ * describing how. */
+#define ZB_EXT_CALIBRATE "zb.calibrate.v1"
+typedef struct zb_ext_calibrate {
+    zb_status (*calibrate)(int32_t device, double *copy_gbps, double *gemm_tflops, char *method, size_t method_len,
+                           zb_error *err);
+} zb_ext_calibrate;
+
 /* The entry point every plugin defines:
  *     ZB_EXPORT const zb_plugin_api *zbench_plugin_entry(void);          */
 

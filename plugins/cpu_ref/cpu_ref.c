@@ -147,6 +147,38 @@ static zb_status memory(zb_session *s, zb_memory_report *out, zb_error *err)
     return ZB_OK;
 }
 
+/* Keeps the f32 weights, re-allocates the caches for the new shape. */
+static zb_status resize(zb_session *s, int32_t batch, int32_t capacity, zb_error *err)
+{
+    if (batch < 1 || capacity < 1) return fail(err, ZB_ERR_INVALID, "batch and capacity must be >= 1");
+    int32_t *tokens = calloc((size_t)batch, sizeof *tokens);
+    float *logits = malloc(sizeof(float) * (size_t)batch * s->model.desc.vocab_size);
+    zb_ref_cache cache;
+    zb_status st = tokens && logits ? zb_ref_cache_init(&cache, &s->model.desc, batch, capacity, err)
+                                    : fail(err, ZB_ERR_OOM, "out of host memory for logits");
+    if (st != ZB_OK) {
+        free(tokens);
+        free(logits);
+        return st;
+    }
+    zb_ref_cache_free(&s->cache);
+    free(s->last_tokens);
+    free(s->logits);
+    s->cache = cache;
+    s->last_tokens = tokens;
+    s->logits = logits;
+    s->opts.batch = batch;
+    s->opts.capacity = capacity;
+    return ZB_OK;
+}
+
+static const zb_ext_resize resize_ext = {resize};
+
+static const void *get_extension(const char *name)
+{
+    return strcmp(name, ZB_EXT_RESIZE) == 0 ? &resize_ext : NULL;
+}
+
 static const zb_plugin_api api = {
     .abi_version = ZB_ABI_VERSION,
     .name = "cpu_ref",
@@ -161,7 +193,7 @@ static const zb_plugin_api api = {
     .reset = reset,
     .memory = memory,
     .destroy = destroy,
-    .get_extension = NULL,
+    .get_extension = get_extension,
 };
 
 ZB_EXPORT const zb_plugin_api *zbench_plugin_entry(void) { return &api; }

@@ -1,0 +1,451 @@
+/* zbench run: the sweep. Every combination of plugin x model x batch x seq
+ * x gen x depth is one run, recorded in SQLite as it starts and completed
+ * when it ends; runs sharing a plugin and model reuse the loaded weights. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analytic.h"
+#include "calibrate.h"
+#include "commands.h"
+#include "env_info.h"
+#include "model.h"
+#include "options.h"
+#include "output.h"
+#include "plugin_loader.h"
+#include "recorder.h"
+#include "signals.h"
+#include "stats.h"
+#include "workload.h"
+#include "zb_util.h"
+#include "zb_version.h"
+
+#define MEMORY_TOLERANCE 0.01 /* measured vs predicted, beyond which we warn */
+
+typedef struct target {
+    zb_plugin plugin;
+    zb_device_info dev;
+    zb_dtype dtype;
+    zb_ceilings ceil;
+    int have_ceil;
+} target;
+
+typedef struct sweep {
+    const zb_run_opts *o;
+    zb_db *db;
+    zb_output out;
+    zb_env env;
+    char sweep_id[64];
+    char cmdline[4096];
+    int total, index;
+    int not_ok, interrupted;
+    int tty;
+} sweep;
+
+static zb_dtype pick_dtype(const zb_plugin_api *api, int requested)
+{
+    if (requested >= 0) return (zb_dtype)requested;
+    if ((api->caps & ZB_CAP_GPU) && (api->dtypes & ZB_DTYPE_BIT(ZB_DTYPE_BF16))) return ZB_DTYPE_BF16;
+    return (api->dtypes & ZB_DTYPE_BIT(ZB_DTYPE_F32)) ? ZB_DTYPE_F32 : ZB_DTYPE_BF16;
+}
+
+/* ------------------------------------------------------------ progress */
+
+typedef struct progress_ctx {
+    sweep *sw;
+    const char *label;
+    int reps;
+} progress_ctx;
+
+static void progress(void *p, int rep, int step, int steps)
+{
+    progress_ctx *c = p;
+    if (c->sw->o->quiet || !c->sw->tty) return;
+    fprintf(stderr, "\r\033[K[%d/%d] %s  %s %d/%d  step %d/%d", c->sw->index, c->sw->total, c->label,
+            rep < 0 ? "warm-up" : "rep", rep < 0 ? 0 : rep + 1, c->reps, step, steps);
+    fflush(stderr);
+}
+
+static void progress_line(sweep *sw, const char *fmt, const char *label, const char *what)
+{
+    if (sw->o->quiet) return;
+    if (sw->tty) fputs("\r\033[K", stderr);
+    fprintf(stderr, fmt, sw->index, sw->total, label, what);
+}
+
+/* --------------------------------------------------------- statistics */
+
+typedef struct phase_stats {
+    zb_summary s;
+    double cv, tok_s, floor_ms, device_median;
+} phase_stats;
+
+static void stats_prefill(const zb_workload_result *r, const zb_workload *w, phase_stats *p)
+{
+    zb_summarize(r->prefill_ms, r->reps_done, &p->s);
+    p->cv = zb_cv(r->prefill_ms, r->reps_done);
+    p->tok_s = p->s.median > 0 ? (double)w->batch * w->seq / (p->s.median / 1e3) : 0.0;
+    zb_summary dev;
+    zb_summarize(r->prefill_dev_ms, r->reps_done, &dev);
+    p->device_median = dev.min >= 0 ? dev.median : -1.0;
+}
+
+static void stats_decode(const zb_workload_result *r, const zb_workload *w, phase_stats *p)
+{
+    const int n = r->reps_done * w->gen;
+    memset(&p->s, 0, sizeof p->s);
+    p->cv = 0, p->tok_s = 0, p->device_median = -1;
+    if (n == 0) return;
+    zb_summarize(r->decode_ms, n, &p->s);
+    /* the spread between repetitions: per-repetition mean step time */
+    double *rep_mean = malloc(sizeof *rep_mean * (size_t)r->reps_done);
+    for (int i = 0; rep_mean && i < r->reps_done; i++) {
+        double sum = 0;
+        for (int k = 0; k < w->gen; k++) sum += r->decode_ms[(size_t)i * w->gen + k];
+        rep_mean[i] = sum / w->gen;
+    }
+    p->cv = rep_mean ? zb_cv(rep_mean, r->reps_done) : 0.0;
+    free(rep_mean);
+    p->tok_s = p->s.median > 0 ? (double)w->batch / (p->s.median / 1e3) : 0.0;
+    zb_summary dev;
+    zb_summarize(r->decode_dev_ms, n, &dev);
+    p->device_median = dev.min >= 0 ? dev.median : -1.0;
+}
+
+static int add_stats(zb_stat *out, const char *phase, const phase_stats *p)
+{
+    const struct {
+        const char *m;
+        double v;
+    } rows[] = {
+        {"mean", p->s.mean},     {"median", p->s.median}, {"p90", p->s.p90},       {"p99", p->s.p99},
+        {"min", p->s.min},       {"max", p->s.max},       {"stddev", p->s.stddev}, {"cv", p->cv},
+        {"tokens_per_s", p->tok_s},
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) out[n++] = (zb_stat){phase, rows[i].m, rows[i].v};
+    if (p->device_median >= 0) out[n++] = (zb_stat){phase, "device_median", p->device_median};
+    if (p->floor_ms > 0) {
+        out[n++] = (zb_stat){phase, "floor_ms", p->floor_ms};
+        out[n++] = (zb_stat){phase, "pct_of_floor", 100.0 * p->floor_ms / p->s.median};
+    }
+    return n;
+}
+
+/* -------------------------------------------------------------- memory */
+
+static int memory_rows(const zb_memory_report *m, const zb_model *model, zb_dtype dtype, int batch, int64_t capacity,
+                       zb_memory_row *rows, const char *label, int quiet)
+{
+    const zb_model_desc *d = &model->desc;
+    int n = 0;
+    rows[n++] = (zb_memory_row){"weights", (int64_t)m->weights_bytes, model->n_params * (int64_t)zb_dtype_size(dtype)};
+    rows[n++] = (zb_memory_row){"kv", (int64_t)m->kv_bytes, zb_predict_kv_bytes(d, dtype, batch, capacity)};
+    rows[n++] = (zb_memory_row){"state", (int64_t)m->state_bytes, zb_predict_state_bytes(d, dtype, batch)};
+    rows[n++] = (zb_memory_row){"workspace", (int64_t)m->workspace_bytes, -1};
+    if (m->device_total_bytes) rows[n++] = (zb_memory_row){"device_total", (int64_t)m->device_total_bytes, -1};
+    if (m->device_peak_bytes) rows[n++] = (zb_memory_row){"device_peak", (int64_t)m->device_peak_bytes, -1};
+    for (int i = 0; i < n && !quiet; i++) {
+        const zb_memory_row *r = &rows[i];
+        if (r->predicted <= 0) continue;
+        double diff = ((double)r->measured - (double)r->predicted) / (double)r->predicted;
+        if (fabs(diff) > MEMORY_TOLERANCE)
+            fprintf(stderr, "zbench: warning: %s: %s measured %lld B, predicted %lld B (%+.1f%%)\n", label,
+                    r->category, (long long)r->measured, (long long)r->predicted, 100.0 * diff);
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------- one run */
+
+typedef struct session_slot {
+    zb_session *s;
+} session_slot;
+
+static zb_status open_session(const target *t, const zb_model *m, session_slot *slot, int batch, int64_t capacity,
+                              int nvtx, zb_error *err)
+{
+    const zb_plugin_api *api = t->plugin.api;
+    if (slot->s) {
+        const zb_ext_resize *rz = api->get_extension ? api->get_extension(ZB_EXT_RESIZE) : NULL;
+        if (rz) {
+            zb_status st = rz->resize(slot->s, batch, (int32_t)capacity, err);
+            if (st != ZB_OK) {
+                api->destroy(slot->s);
+                slot->s = NULL;
+            }
+            return st;
+        }
+        api->destroy(slot->s); /* no resize: reload for the new shape */
+        slot->s = NULL;
+    }
+    zb_session_opts so = {batch, (int32_t)capacity, t->dtype, 0, nvtx ? ZB_OPT_NVTX : 0u};
+    return api->create(&m->desc, &m->weights, &so, &slot->s, err);
+}
+
+static const char *status_of(zb_status st)
+{
+    return st == ZB_ERR_OOM ? "oom" : "failed";
+}
+
+static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot *slot, const zb_workload *w)
+{
+    const zb_run_opts *o = sw->o;
+    const zb_plugin_api *api = t->plugin.api;
+    const int64_t capacity = (int64_t)w->depth + w->seq + w->gen;
+    char label[256];
+    snprintf(label, sizeof label, "%s %s b=%d seq=%d gen=%d%s", api->name, m->desc.name, w->batch, w->seq, w->gen,
+             w->depth ? " +depth" : "");
+    sw->index++;
+    progress_line(sw, "[%d/%d] %s: %s\n", label, "starting");
+
+    zb_run_info info = {
+        .sweep_id = sw->sweep_id, .tag = o->tag, .command_line = sw->cmdline,
+        .plugin = api->name, .plugin_path = t->plugin.path, .plugin_abi = api->abi_version,
+        .model = m->desc.name, .model_source = m->source,
+        .layout = m->desc.layout == ZB_LAYOUT_ZAMBA ? "zamba" : "transformer",
+        .dtype = zb_dtype_name(t->dtype), .n_params = m->n_params,
+        .batch = w->batch, .seq = w->seq, .gen = w->gen, .depth = w->depth, .reps = w->reps,
+        .warmup = w->warmup, .capacity = capacity, .seed = o->seed,
+        .host = sw->env.host, .cpu = sw->env.cpu, .gpu = t->dev.is_gpu ? t->dev.name : "",
+        .driver_version = t->dev.driver, .runtime_version = t->dev.runtime,
+        .gpu_memory_bytes = t->dev.is_gpu ? t->dev.memory_bytes : 0,
+        .zbench_version = ZB_VERSION, .git_commit = ZB_GIT_COMMIT,
+    };
+    zb_error err = {{0}};
+    int64_t id = -1;
+    if (zb_db_run_begin(sw->db, &info, &id, &err) != ZB_OK) {
+        fprintf(stderr, "zbench: %s\n", err.msg);
+        sw->not_ok++;
+        sw->interrupted = 1; /* a database that stops accepting runs ends the sweep */
+        return;
+    }
+
+    zb_run_report rep = {
+        .run_id = id, .plugin = api->name, .model = m->desc.name, .layout = info.layout, .dtype = info.dtype,
+        .device = t->dev.name, .batch = w->batch, .seq = w->seq, .gen = w->gen, .depth = w->depth,
+        .status = "ok", .prefill_floor_ms = -1, .decode_floor_ms = -1,
+    };
+    zb_workload_result r = {0};
+    zb_memory_report mem = {0};
+    zb_memory_row mrows[8];
+    zb_stat stats[32];
+    int n_mem = 0, n_stats = 0;
+    char errtext[sizeof err.msg] = "";
+
+    zb_status st = open_session(t, m, slot, w->batch, capacity, o->nvtx, &err);
+    if (st == ZB_OK) {
+        progress_ctx pc = {sw, label, w->reps};
+        st = zb_workload_run(api, slot->s, &m->desc, w, &r, progress, &pc, &err);
+    }
+    if (st == ZB_OK) st = api->memory(slot->s, &mem, &err);
+    if (st != ZB_OK) {
+        rep.status = status_of(st);
+        snprintf(errtext, sizeof errtext, "%s", err.msg);
+        rep.error = errtext;
+        if (slot->s) { /* its state is unknown after an error */
+            api->destroy(slot->s);
+            slot->s = NULL;
+        }
+    } else if (r.interrupted) {
+        rep.status = "interrupted";
+        rep.error = "interrupted by signal";
+    }
+    if (st == ZB_OK) n_mem = memory_rows(&mem, m, t->dtype, w->batch, capacity, mrows, label, o->quiet);
+
+    phase_stats pre = {{0}, 0, 0, -1, -1}, dec = {{0}, 0, 0, -1, -1};
+    rep.reps = r.reps_done;
+    if (r.reps_done > 0) {
+        stats_prefill(&r, w, &pre);
+        stats_decode(&r, w, &dec);
+        if (t->have_ceil && t->ceil.gemm_tflops > 0)
+            pre.floor_ms = zb_prefill_flops(&m->desc, w->batch, w->seq, w->depth) / (t->ceil.gemm_tflops * 1e12) * 1e3;
+        if (t->have_ceil && t->ceil.copy_gbps > 0 && w->gen > 0) {
+            /* the average step sees depth + seq + (gen - 1) / 2 cached tokens */
+            int64_t ctx = (int64_t)w->depth + w->seq + (w->gen - 1) / 2;
+            dec.floor_ms = zb_decode_step_bytes(&m->desc, t->dtype, w->batch, ctx) / (t->ceil.copy_gbps * 1e9) * 1e3;
+        }
+        n_stats = add_stats(stats, "prefill", &pre);
+        if (w->gen > 0) n_stats += add_stats(stats + n_stats, "decode", &dec);
+    }
+    rep.prefill = pre.s, rep.decode = dec.s;
+    rep.prefill_tok_s = pre.tok_s, rep.decode_tok_s = dec.tok_s;
+    rep.prefill_cv = pre.cv, rep.decode_cv = dec.cv;
+    rep.prefill_floor_ms = pre.floor_ms, rep.decode_floor_ms = dec.floor_ms;
+    rep.weights_bytes = (int64_t)mem.weights_bytes, rep.kv_bytes = (int64_t)mem.kv_bytes;
+    rep.state_bytes = (int64_t)mem.state_bytes, rep.device_total_bytes = (int64_t)mem.device_total_bytes;
+    rep.prefill_ms = r.prefill_ms, rep.decode_ms = r.decode_ms;
+
+    zb_result *results = calloc((size_t)r.reps_done * 2 + 1, sizeof *results);
+    int n_res = 0;
+    for (int i = 0; results && i < r.reps_done; i++) {
+        results[n_res++] = (zb_result){"prefill", i, w->seq, r.prefill_ms[i], r.prefill_dev_ms[i]};
+        if (w->gen > 0) {
+            double sum = 0, dsum = 0;
+            int have_dev = 1;
+            for (int k = 0; k < w->gen; k++) {
+                sum += r.decode_ms[(size_t)i * w->gen + k];
+                double dv = r.decode_dev_ms[(size_t)i * w->gen + k];
+                if (dv < 0) have_dev = 0;
+                dsum += dv;
+            }
+            results[n_res++] = (zb_result){"decode", i, w->gen, sum, have_dev ? dsum : -1.0};
+        }
+    }
+    zb_error dberr = {{0}};
+    if (zb_db_run_end(sw->db, id, rep.status, rep.error, results, n_res, r.samples, r.n_samples, stats, n_stats, mrows,
+                      n_mem, &dberr) != ZB_OK) {
+        fprintf(stderr, "zbench: %s\n", dberr.msg);
+        sw->interrupted = 1;
+    }
+    free(results);
+    if (strcmp(rep.status, "ok") != 0) sw->not_ok++;
+    if (r.interrupted) sw->interrupted = 1;
+    progress_line(sw, "[%d/%d] %s: %s\n", label, rep.error ? rep.error : "done");
+    zb_output_run(&sw->out, &rep);
+    zb_workload_result_free(&r);
+}
+
+/* ----------------------------------------------------------- the sweep */
+
+static int load_targets(const zb_run_opts *o, target *targets, int *n, zb_error *err)
+{
+    *n = 0;
+    if (o->plugins.n == 0) {
+        if (!zb_default_plugin(&targets[0].plugin, err)) return 0;
+        *n = 1;
+    } else {
+        for (int i = 0; i < o->plugins.n; i++) {
+            if (zb_plugin_load(o->plugins.v[i], &targets[i].plugin, err) != ZB_OK) return 0;
+            *n = i + 1;
+        }
+    }
+    for (int i = 0; i < *n; i++) {
+        target *t = &targets[i];
+        const zb_plugin_api *api = t->plugin.api;
+        zb_error e;
+        if (api->device_info(0, &t->dev, &e) != ZB_OK) {
+            zb_fail(err, ZB_ERR_INVALID, "plugin %s cannot run here: %s", api->name, e.msg);
+            return 0;
+        }
+        t->dtype = pick_dtype(api, o->dtype);
+        if (!(api->dtypes & ZB_DTYPE_BIT(t->dtype))) {
+            zb_fail(err, ZB_ERR_INVALID, "--dtype %s: plugin %s does not support it", zb_dtype_name(t->dtype),
+                    api->name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int validate(const zb_run_opts *o, const target *targets, int nt, const zb_model *models, int nm,
+                    zb_error *err)
+{
+    for (int i = 0; i < nt; i++)
+        for (int b = 0; b < o->batches.n; b++)
+            if (o->batches.v[b] > targets[i].plugin.api->max_batch) {
+                zb_fail(err, ZB_ERR_INVALID, "--batch %lld exceeds plugin %s's maximum of %d",
+                        (long long)o->batches.v[b], targets[i].plugin.api->name, targets[i].plugin.api->max_batch);
+                return 0;
+            }
+    int64_t longest = 0;
+    for (int s = 0; s < o->seqs.n; s++)
+        for (int g = 0; g < o->gens.n; g++)
+            for (int d = 0; d < o->depths.n; d++) {
+                int64_t cap = o->seqs.v[s] + o->gens.v[g] + o->depths.v[d];
+                if (cap > ZB_MAX_CONTEXT) {
+                    zb_fail(err, ZB_ERR_INVALID,
+                            "capacity depth %lld + seq %lld + gen %lld = %lld tokens exceeds the limit of %d",
+                            (long long)o->depths.v[d], (long long)o->seqs.v[s], (long long)o->gens.v[g],
+                            (long long)cap, ZB_MAX_CONTEXT);
+                    return 0;
+                }
+                if (cap > longest) longest = cap;
+            }
+    for (int i = 0; i < nm && !o->quiet; i++)
+        if (models[i].desc.layout == ZB_LAYOUT_TRANSFORMER && longest > models[i].desc.max_positions)
+            fprintf(stderr, "zbench: note: %s: %lld tokens exceed max_position_embeddings %d (RoPE extrapolates)\n",
+                    models[i].desc.name, (long long)longest, models[i].desc.max_positions);
+    return 1;
+}
+
+int zb_cmd_run(int argc, char **argv)
+{
+    zb_run_opts o;
+    zb_error err = {{0}};
+    int help = 0;
+    if (zb_parse_run_opts(argc, argv, &o, &help, &err) != ZB_OK) {
+        fprintf(stderr, "zbench: %s\n", err.msg);
+        return 2;
+    }
+    if (help) {
+        zb_run_usage(stdout);
+        zb_run_opts_free(&o);
+        return 0;
+    }
+    target targets[64];
+    zb_model models[64];
+    int nt = 0, nm = 0, rc = 2;
+    zb_db *db = NULL;
+    if (!load_targets(&o, targets, &nt, &err)) goto fail;
+    {
+        const char *defaults[1] = {targets[0].dev.is_gpu ? "zamba-7b" : "zamba-tiny"};
+        int count = o.model_config ? 1 : o.models.n ? o.models.n : 1;
+        for (int i = 0; i < count; i++) {
+            const char *spec = o.model_config ? "" : o.models.n ? o.models.v[i] : defaults[0];
+            if (zb_model_load(spec, o.model_config, o.seed, &models[i], &err) != ZB_OK) goto fail;
+            nm = i + 1;
+        }
+    }
+    if (!validate(&o, targets, nt, models, nm, &err)) goto fail;
+    if (zb_db_open(o.db_path, &db, &err) != ZB_OK) goto fail;
+
+    sweep sw = {0};
+    sw.o = &o;
+    sw.db = db;
+    sw.tty = isatty(STDERR_FILENO);
+    zb_env_read(&sw.env);
+    zb_sweep_id(sw.sweep_id, sizeof sw.sweep_id);
+    zb_command_line(argc, argv, sw.cmdline, sizeof sw.cmdline);
+    sw.total = nt * nm * o.batches.n * o.seqs.n * o.gens.n * o.depths.n;
+    for (int i = 0; i < nt; i++) {
+        zb_error e = {{0}};
+        targets[i].have_ceil = zb_ceilings_for(db, targets[i].plugin.api, &targets[i].dev, sw.env.host,
+                                               &targets[i].ceil, &e) == ZB_OK;
+        if (!targets[i].have_ceil && !o.quiet)
+            fprintf(stderr, "zbench: warning: no ceilings for %s, floors omitted: %s\n", targets[i].dev.name, e.msg);
+    }
+    zb_signals_install();
+    zb_output_begin(&sw.out, stdout, o.output);
+    for (int i = 0; i < nt && !sw.interrupted; i++)
+        for (int j = 0; j < nm && !sw.interrupted; j++) {
+            session_slot slot = {NULL};
+            for (int b = 0; b < o.batches.n && !sw.interrupted; b++)
+                for (int s = 0; s < o.seqs.n && !sw.interrupted; s++)
+                    for (int g = 0; g < o.gens.n && !sw.interrupted; g++)
+                        for (int d = 0; d < o.depths.n && !sw.interrupted; d++) {
+                            if (sw.index > 0 && o.delay_s > 0) {
+                                struct timespec ts = {(time_t)o.delay_s,
+                                                      (long)((o.delay_s - (double)(time_t)o.delay_s) * 1e9)};
+                                nanosleep(&ts, NULL);
+                            }
+                            zb_workload w = {(int)o.batches.v[b], (int)o.seqs.v[s], (int)o.gens.v[g],
+                                             (int)o.depths.v[d], o.reps, o.warmup, o.seed};
+                            run_one(&sw, &targets[i], &models[j], &slot, &w);
+                        }
+            if (slot.s) targets[i].plugin.api->destroy(slot.s);
+        }
+    zb_output_end(&sw.out);
+    rc = zb_interrupted() ? 130 : sw.interrupted || sw.not_ok ? 1 : 0;
+    goto done;
+fail:
+    fprintf(stderr, "zbench: %s\n", err.msg);
+done:
+    if (db) zb_db_close(db);
+    for (int i = 0; i < nm; i++) zb_model_free(&models[i]);
+    zb_run_opts_free(&o);
+    return rc;
+}

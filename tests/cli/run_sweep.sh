@@ -1,0 +1,108 @@
+#!/bin/sh
+# End-to-end tests of `zbench run` on cpu_ref: a tiny sweep read back from
+# SQLite, bad values, output formats, faults, SIGINT, SIGKILL and two
+# concurrent writers. Usage: run_sweep.sh BUILD_DIR
+set -u
+build=${1:-build}
+zb="$build/zbench"
+fake="$build/tests/plugins/libzb_fake_backend.so"
+export ZBENCH_PLUGIN_PATH="$build/plugins"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL run_sweep: $*" >&2; fails=$((fails + 1)); }
+q() { sqlite3 -batch -noheader "$1" "$2"; }
+tiny="--plugin cpu_ref --reps 2 --warmup 0 --quiet"
+
+# --- a sweep, read back ------------------------------------------------
+db="$tmp/a.db"
+$zb $tiny --model zamba-tiny,llama2-tiny --seq 8,16 --gen 4 --db "$db" --output csv >"$tmp/a.csv"
+rc=$?
+[ $rc = 0 ] || fail "tiny sweep exited $rc"
+[ "$(wc -l <"$tmp/a.csv")" = 5 ] || fail "csv should have a header and 4 rows"
+[ "$(q "$db" "select count(*) from runs where status='ok'")" = 4 ] || fail "4 ok runs expected"
+[ "$(q "$db" "select count(*) from results where phase='prefill'")" = 8 ] || fail "2 prefill results per run"
+[ "$(q "$db" "select count(distinct seq) from runs")" = 2 ] || fail "seq list not swept"
+# samples at steps 1, 2, 4 of each repetition
+[ "$(q "$db" "select count(*) from samples where run_id=1")" = 6 ] || fail "samples along the generation"
+# memory measured equals the prediction for cpu_ref (fp32 everywhere)
+[ "$(q "$db" "select count(*) from memory where warning=1")" = 0 ] || fail "memory differs from the prediction"
+[ "$(q "$db" "select count(*) from v_summary")" = 4 ] || fail "v_summary rows"
+[ "$(q "$db" "select count(*) from stats where phase='decode' and metric='median' and value > 0")" = 4 ] ||
+    fail "decode medians missing"
+[ "$(q "$db" "select count(*) from devices")" -ge 1 ] || fail "the CPU was not calibrated"
+
+# --- ranges and json ----------------------------------------------------
+$zb $tiny --model mistral-tiny --seq 4-16*2 --gen 2 --db "$tmp/b.db" --output json >"$tmp/b.json" ||
+    fail "range sweep failed"
+[ "$(q "$tmp/b.db" "select group_concat(seq) from (select seq from runs order by id)")" = "4,8,16" ] ||
+    fail "4-16*2 should expand to 4,8,16"
+[ "$(q "$tmp/b.db" "select json_valid(readfile('$tmp/b.json'))")" = 1 ] || fail "--output json is not valid JSON"
+[ "$(q "$tmp/b.db" "select json_array_length(json_extract(readfile('$tmp/b.json'), '\$[0].decode_ms[0]'))")" = 2 ] ||
+    fail "json lacks the raw decode samples"
+$zb $tiny --model mistral-tiny --seq 4 --gen 2 --db "$tmp/b.db" --output jsonl >"$tmp/b.jsonl" || fail "jsonl"
+[ "$(q "$tmp/b.db" "select json_valid(readfile('$tmp/b.jsonl'))")" = 1 ] || fail "jsonl line is not JSON"
+
+# --- bad values: exit 2, one line, nothing written -----------------------
+for args in "--seq 0" "--seq abc" "--seq -3" "--gen x" "--batch 0" "--plugin nope" "--model nope" \
+    "--seq 1048576 --gen 8" "--output xml" "--reps 0" "--bogus"; do
+    rm -f "$tmp/bad.db"
+    # shellcheck disable=SC2086
+    $zb --plugin cpu_ref --model zamba-tiny --db "$tmp/bad.db" $args >/dev/null 2>"$tmp/err"
+    rc=$?
+    [ $rc = 2 ] || fail "'$args' exited $rc, expected 2"
+    [ "$(wc -l <"$tmp/err")" = 1 ] || fail "'$args' printed $(wc -l <"$tmp/err") lines on stderr"
+    [ -e "$tmp/bad.db" ] && fail "'$args' created the database"
+done
+grep -q "cpu_ref" "$tmp/err" 2>/dev/null || true
+
+# --- faults: oom and plugin errors are recorded, the sweep goes on -------
+ZB_FAKE_FAULT=oom_above=40 $zb --plugin "$fake" --model zamba-tiny --seq 8,64 --gen 4 --reps 1 --warmup 0 \
+    --quiet --db "$tmp/f.db" >/dev/null
+rc=$?
+[ $rc = 1 ] || fail "a sweep with an oom run should exit 1, got $rc"
+[ "$(q "$tmp/f.db" "select group_concat(status) from (select status from runs order by id)")" = "ok,oom" ] ||
+    fail "oom not recorded"
+q "$tmp/f.db" "select error from runs where status='oom'" | grep -q "bytes needed" || fail "oom error lacks the bytes"
+ZB_FAKE_FAULT=error_at=3 $zb --plugin "$fake" --model zamba-tiny --seq 8 --gen 4,4 --reps 1 --warmup 0 --quiet \
+    --db "$tmp/g.db" >/dev/null
+[ "$(q "$tmp/g.db" "select count(*) from runs where status='failed' and error like '%injected failure%'")" -ge 1 ] ||
+    fail "plugin error not recorded as failed with its message"
+ZB_FAKE_FAULT=nan_at=4 $zb --plugin "$fake" --model zamba-tiny --seq 8 --gen 4 --reps 1 --warmup 0 --quiet \
+    --db "$tmp/n.db" >/dev/null
+[ "$(q "$tmp/n.db" "select count(*) from runs where status='failed' and error like '%non-finite%'")" = 1 ] ||
+    fail "NaN logits not recorded as a failed run"
+
+# --- SIGINT: the run is marked interrupted, exit 130 --------------------
+$zb --plugin cpu_ref --model zamba-tiny --seq 8 --gen 100000 --reps 1 --warmup 0 --quiet --db "$tmp/i.db" \
+    >/dev/null 2>&1 &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc = 130 ] || fail "SIGINT should exit 130, got $rc"
+[ "$(q "$tmp/i.db" "select status from runs")" = interrupted ] || fail "run not marked interrupted"
+[ "$(q "$tmp/i.db" "select count(*) from samples")" -gt 0 ] || fail "samples of the interrupted run lost"
+
+# --- SIGKILL: a valid database with the run visibly unfinished ----------
+$zb --plugin cpu_ref --model zamba-tiny --seq 8 --gen 100000 --reps 1 --warmup 0 --quiet --db "$tmp/k.db" \
+    >/dev/null 2>&1 &
+pid=$!
+sleep 2
+kill -KILL $pid
+wait $pid 2>/dev/null
+[ "$(q "$tmp/k.db" "pragma integrity_check")" = ok ] || fail "database damaged by kill -9"
+[ "$(q "$tmp/k.db" "select status from runs")" = running ] || fail "killed run should stay 'running'"
+
+# --- two writers at once ------------------------------------------------
+$zb $tiny --model zamba-tiny --seq 4,8,12 --gen 2 --db "$tmp/c.db" >/dev/null &
+p1=$!
+$zb $tiny --model llama2-tiny --seq 4,8,12 --gen 2 --db "$tmp/c.db" >/dev/null &
+p2=$!
+wait $p1 || fail "first concurrent writer failed"
+wait $p2 || fail "second concurrent writer failed"
+[ "$(q "$tmp/c.db" "select count(*) from runs where status='ok'")" = 6 ] || fail "concurrent runs missing"
+
+[ $fails = 0 ] && echo "run_sweep: all passed"
+exit $((fails > 0))
