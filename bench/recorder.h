@@ -89,6 +89,12 @@ typedef struct zb_device_calib {
  * than ZB_SCHEMA_VERSION, a read-only or unwritable file, or a lock held
  * past the busy timeout fail here with one line naming the file. */
 zb_status zb_db_open(const char *path, zb_db **out, zb_error *err);
+/* zb_db_open waiting at most busy_timeout_ms (>= 0) instead of
+ * ZB_DB_BUSY_TIMEOUT_MS for another connection's lock: for tests, and for
+ * callers that would rather fail fast than wait. */
+zb_status zb_db_open_timeout(const char *path, int busy_timeout_ms, zb_db **out, zb_error *err);
+/* Changes how long later calls wait for another connection's lock (ms >= 0). */
+zb_status zb_db_set_busy_timeout(zb_db *db, int ms, zb_error *err);
 void zb_db_close(zb_db *db);
 int zb_db_schema_version(zb_db *db);
 
