@@ -130,8 +130,10 @@ static zb_status open_shards(zb_model *m, const char *dir, zb_error *err)
         const char *f = cJSON_IsString(e) ? e->valuestring : NULL;
         /* shard names are untrusted: plain file names inside dir only */
         if (!f || !*f || f[0] == '.' || strchr(f, '/') || strlen(f) > 255) {
+            /* the message quotes the JSON: format it before freeing */
+            zb_fail(err, ZB_ERR_INVALID, "%s: tensor '%.80s' maps to an invalid shard name", path, e->string);
             cJSON_Delete(root);
-            return zb_fail(err, ZB_ERR_INVALID, "%s: tensor '%.80s' maps to an invalid shard name", path, e->string);
+            return ZB_ERR_INVALID;
         }
         int seen = 0;
         for (int i = 0; i < n && !seen; i++) seen = !strcmp(names[i], f);

@@ -377,6 +377,9 @@ int zb_cmd_run(int argc, char **argv)
     zb_run_opts o;
     zb_error err = {{0}};
     int help = 0;
+    /* first thing: a signal during set-up must not be lost (a shell may have
+     * started us with SIGINT ignored) */
+    zb_signals_install();
     if (zb_parse_run_opts(argc, argv, &o, &help, &err) != ZB_OK) {
         fprintf(stderr, "zbench: %s\n", err.msg);
         return 2;
@@ -418,7 +421,6 @@ int zb_cmd_run(int argc, char **argv)
         if (!targets[i].have_ceil && !o.quiet)
             fprintf(stderr, "zbench: warning: no ceilings for %s, floors omitted: %s\n", targets[i].dev.name, e.msg);
     }
-    zb_signals_install();
     zb_output_begin(&sw.out, stdout, o.output);
     for (int i = 0; i < nt && !sw.interrupted; i++)
         for (int j = 0; j < nm && !sw.interrupted; j++) {
@@ -431,6 +433,10 @@ int zb_cmd_run(int argc, char **argv)
                                 struct timespec ts = {(time_t)o.delay_s,
                                                       (long)((o.delay_s - (double)(time_t)o.delay_s) * 1e9)};
                                 nanosleep(&ts, NULL);
+                            }
+                            if (zb_interrupted()) { /* no new run after a signal */
+                                sw.interrupted = 1;
+                                break;
                             }
                             zb_workload w = {(int)o.batches.v[b], (int)o.seqs.v[s], (int)o.gens.v[g],
                                              (int)o.depths.v[d], o.reps, o.warmup, o.seed};

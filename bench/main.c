@@ -31,12 +31,12 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    /* no command, or options first: the benchmark run */
-    if (argc < 2 || argv[1][0] == '-') return zb_cmd_run(argc, argv);
-    if (!strcmp(argv[1], "--version")) {
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
         printf("zbench %s (%s)\n", ZB_VERSION, ZB_GIT_COMMIT);
         return 0;
     }
+    /* no command, or options first: the benchmark run */
+    if (argc < 2 || argv[1][0] == '-') return zb_cmd_run(argc, argv);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "zbench: unknown command '%s' (try zbench --help)\n", argv[1]);

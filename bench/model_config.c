@@ -186,7 +186,9 @@ static void parse_transformer(cfg *c, zb_model_desc *d, int mistral)
         if (!theta) theta = cJSON_GetObjectItemCaseSensitive(rp, "rope_theta");
     }
     d->rope_theta = (float)get_num(c, theta, "rope_theta", 10000.0, 1.0, 1e12);
-    d->sliding_window = mistral ? get_int(c, "sliding_window", 0, 0, 1 << 30) : 0;
+    /* MistralConfig defaults to a 4096-token window; an explicit null means none */
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(c->root, "sliding_window");
+    d->sliding_window = !mistral || cJSON_IsNull(sw) ? 0 : get_int(c, "sliding_window", 4096, 0, 1 << 30);
     for (int i = 0; i < d->n_layers && i < ZB_MAX_LAYERS; i++) d->layer_kind[i] = ZB_LAYER_ATTENTION;
     if (d->head_dim > 0) d->attn_scale = (float)(1.0 / sqrt((double)d->head_dim));
 }
@@ -194,8 +196,15 @@ static void parse_transformer(cfg *c, zb_model_desc *d, int mistral)
 zb_status zb_desc_from_json(const char *json, size_t len, const char *label, zb_model_desc *d, zb_error *err)
 {
     memset(d, 0, sizeof *d);
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) return zb_fail(err, ZB_ERR_INVALID, "%s: not valid JSON", label);
+    /* one JSON document: only white space may follow it */
+    for (const char *p = end; p && p < json + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(root);
+            return zb_fail(err, ZB_ERR_INVALID, "%s: bytes after the JSON object", label);
+        }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return zb_fail(err, ZB_ERR_INVALID, "%s: not a JSON object", label);

@@ -92,15 +92,20 @@ static zb_status parse_entry(const cJSON *e, st_tensor *t, uint64_t data_size, c
         return zb_fail(err, ZB_ERR_INVALID, "%s: tensor '%s': %d dimensions, at most %d", label, name, nd, ST_MAX_DIMS);
     t->ndim = nd;
     uint64_t numel = 1;
+    int too_big = 0, empty = 0;
     for (int d = 0; d < nd; d++) {
         uint64_t v;
         if (!parse_u64(cJSON_GetArrayItem(shape, d), &v))
             return zb_fail(err, ZB_ERR_INVALID, "%s: tensor '%s': shape[%d] is not a non-negative integer", label,
                            name, d);
         t->shape[d] = (int64_t)v;
-        if (!zb_mul_ok(numel, v, data_size, &numel) && v != 0)
-            return zb_fail(err, ZB_ERR_INVALID, "%s: tensor '%s': shape larger than the file", label, name);
+        empty |= v == 0;
+        /* a product past the file's size can only be legal when some dim is 0 */
+        if (!too_big && !zb_mul_ok(numel, v, data_size, &numel)) too_big = 1;
     }
+    if (empty) numel = 0;
+    else if (too_big)
+        return zb_fail(err, ZB_ERR_INVALID, "%s: tensor '%s': shape larger than the file", label, name);
     uint64_t begin, end, nbytes;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || !parse_u64(cJSON_GetArrayItem(offs, 0), &begin) ||
         !parse_u64(cJSON_GetArrayItem(offs, 1), &end))
@@ -120,8 +125,9 @@ static zb_status parse_entry(const cJSON *e, st_tensor *t, uint64_t data_size, c
 
 zb_status st_parse(st_file *f, const uint8_t *buf, size_t size, const char *label, zb_error *err)
 {
-    f->tensors = NULL;
-    f->n = 0;
+    /* f describes only the table: the caller owns buf (st_open records its
+     * mapping after a successful parse) */
+    memset(f, 0, sizeof *f);
     if (size < 8) return zb_fail(err, ZB_ERR_INVALID, "%s: truncated: %zu bytes, no header length", label, size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | buf[i]; /* little-endian u64 */
@@ -135,9 +141,9 @@ zb_status st_parse(st_file *f, const uint8_t *buf, size_t size, const char *labe
     const char *end_parse = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)hlen, &end_parse, 0);
     if (!root) return zb_fail(err, ZB_ERR_INVALID, "%s: header is not valid JSON", label);
-    /* only trailing spaces may follow the JSON object inside the header */
+    /* only padding spaces (0x20) may follow the JSON object in the header */
     for (const char *p = end_parse; p && p < json + hlen; p++)
-        if (*p != ' ' && *p != '\0') {
+        if (*p != ' ') {
             cJSON_Delete(root);
             return zb_fail(err, ZB_ERR_INVALID, "%s: header has bytes after its JSON object", label);
         }
@@ -211,24 +217,28 @@ zb_status st_open(st_file *f, const char *path, zb_error *err)
         close(fd);
         return zb_fail(err, ZB_ERR_INVALID, "%s: truncated: empty file", path);
     }
-    void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const size_t size = f->size;
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return zb_fail(err, ZB_ERR_INVALID, "%s: cannot map: %s", path, strerror(errno));
+    char *owned_path = strdup(path);
+    zb_status s = owned_path ? st_parse(f, p, size, path, err) : zb_fail(err, ZB_ERR_OOM, "out of memory");
+    if (s != ZB_OK) {
+        munmap(p, size);
+        free(owned_path);
+        memset(f, 0, sizeof *f);
+        return s;
+    }
     f->map = p;
-    f->mapped = 1;
-    f->path = strdup(path);
-    zb_status s = f->path ? st_parse(f, f->map, f->size, path, err) : zb_fail(err, ZB_ERR_OOM, "out of memory");
-    if (s != ZB_OK) st_close(f);
-    return s;
+    f->size = size;
+    f->path = owned_path;
+    return ZB_OK;
 }
 
 void st_close(st_file *f)
 {
     free_tensors(f);
-    if (f->map) {
-        if (f->mapped) munmap(f->map, f->size);
-        else free(f->map);
-    }
+    if (f->map) munmap(f->map, f->size);
     free(f->path);
     memset(f, 0, sizeof *f);
 }

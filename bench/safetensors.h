@@ -31,16 +31,16 @@ typedef struct st_tensor {
 
 typedef struct st_file {
     char *path;
-    uint8_t *map;   /* whole file, read-only (mmap or heap) */
+    uint8_t *map;   /* the whole file mapped read-only by st_open; NULL after st_parse */
     size_t size;
-    int mapped;     /* 1: munmap on close; 0: free */
     st_tensor *tensors;
     int n;
 } st_file;
 
 /* Validates a buffer holding a whole safetensors file (the parser proper,
- * also the fuzzing entry point). On success f->tensors point into buf; f
- * takes no ownership of buf. `label` names the file in messages. */
+ * also the fuzzing entry point). Initialises all of *f; on success
+ * f->tensors point into buf, which f does not own (st_close then frees only
+ * the table). `label` names the file in messages. */
 zb_status st_parse(st_file *f, const uint8_t *buf, size_t size, const char *label, zb_error *err);
 
 /* Maps and parses a file. */

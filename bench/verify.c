@@ -44,9 +44,11 @@ static zb_status golden_open(golden *g, const char *path, int vocab, zb_error *e
     g->V = vocab;
     for (int t = 0; t < g->T; t++)
         if (g->ids[t] < 0 || g->ids[t] >= vocab) {
+            /* the ids live in the mapped file: format the message, then unmap */
+            zb_fail(err, ZB_ERR_INVALID, "%s: input_ids[%d] = %d is outside the vocabulary of %d", path, t, g->ids[t],
+                    vocab);
             st_close(&g->file);
-            return zb_fail(err, ZB_ERR_INVALID, "%s: input_ids[%d] = %d is outside the vocabulary of %d", path, t,
-                           g->ids[t], vocab);
+            return ZB_ERR_INVALID;
         }
     return ZB_OK;
 }

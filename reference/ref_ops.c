@@ -77,10 +77,8 @@ void zb_ref_materialize(const zb_tensor *t, float *dst)
     int64_t n = zb_tensor_numel(t);
     if (!t->data) {
         for (int64_t i = 0; i < n; i++) {
-            float v = zb_synth_value(&t->synth, (uint64_t)i);
             /* synthetic weights take the precision of their declared dtype */
-            if (t->dtype == ZB_DTYPE_BF16) v = zb_bf16_to_f32(zb_f32_to_bf16(v));
-            dst[i] = v;
+            dst[i] = zb_round_to_dtype(zb_synth_value(&t->synth, (uint64_t)i), t->dtype);
         }
         return;
     }

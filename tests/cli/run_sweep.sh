@@ -12,6 +12,16 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0
 fail() { echo "FAIL run_sweep: $*" >&2; fails=$((fails + 1)); }
 q() { sqlite3 -batch -noheader "$1" "$2"; }
+# Waits (up to 60 s) until database $1 holds a run in status 'running'.
+wait_running() {
+    i=0
+    while [ $i -lt 600 ]; do
+        [ "$(q "$1" "select count(*) from runs where status='running'" 2>/dev/null)" = 1 ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
 tiny="--plugin cpu_ref --reps 2 --warmup 0 --quiet"
 
 # --- a sweep, read back ------------------------------------------------
@@ -77,7 +87,8 @@ ZB_FAKE_FAULT=nan_at=4 $zb --plugin "$fake" --model zamba-tiny --seq 8 --gen 4 -
 $zb --plugin cpu_ref --model zamba-tiny --seq 8 --gen 100000 --reps 1 --warmup 0 --quiet --db "$tmp/i.db" \
     >/dev/null 2>&1 &
 pid=$!
-sleep 2
+wait_running "$tmp/i.db" || fail "the run never started"
+sleep 1
 kill -INT $pid
 wait $pid
 rc=$?
@@ -89,7 +100,8 @@ rc=$?
 $zb --plugin cpu_ref --model zamba-tiny --seq 8 --gen 100000 --reps 1 --warmup 0 --quiet --db "$tmp/k.db" \
     >/dev/null 2>&1 &
 pid=$!
-sleep 2
+wait_running "$tmp/k.db" || fail "the run never started"
+sleep 0.5
 kill -KILL $pid
 wait $pid 2>/dev/null
 [ "$(q "$tmp/k.db" "pragma integrity_check")" = ok ] || fail "database damaged by kill -9"
