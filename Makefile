@@ -56,6 +56,8 @@ ZB_CFLAGS   += -DZB_HAVE_CUDA_HEADERS -isystem $(CUDA_HOME)/include -Ikernels
 endif
 
 .PHONY: all run test test-unit test-cli test-asan test-gpu bench-kernels clean deps deps-test
+# keep every object: the CUDA plugins' objects are otherwise deleted as intermediates
+.SECONDARY:
 all: $(BUILD)/zbench $(PLUGINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -105,7 +107,8 @@ $(BUILD)/tests/plugins/libzb_%.so: tests/plugins/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ZB_CFLAGS) $(CFLAGS) -fPIC -shared $< -o $@
 
-test-unit: all $(TEST_BIN) $(TEST_PLUGINS)
+# GPU test binaries are compiled (not run) here, so CI catches their breakage
+test-unit: all $(TEST_BIN) $(TEST_PLUGINS) $(GPU_TEST_BIN)
 	@tests/run_tests.sh $(BUILD)
 
 test-asan:

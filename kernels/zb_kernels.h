@@ -1,6 +1,6 @@
 /*
  * The CUDA kernels of zbench, as seen from C: every function here is
- * implemented in kernels/*.cu behind extern "C", enqueues work on `stream`
+ * implemented in a kernels/ .cu file behind extern "C", enqueues work on `stream`
  * and returns the launch's cudaError_t (cudaGetLastError after the launch),
  * never synchronising unless it says so. The engine (plugins/cuda_common,
  * plain C) strings them together.
@@ -131,6 +131,14 @@ typedef struct zbk_attention_args {
 
 size_t zbk_attention_scratch_bytes(int batch, int nh, int hd, int max_kv);
 cudaError_t zbk_attention(const zbk_attention_args *a, cudaStream_t stream);
+
+/* Copies positions pos_from .. pos_from+n-1 of every sequence from one KV
+ * ring to another: dst[b][p % dst_slots] = src[b][p % src_slots], rows of
+ * kv_dim bf16 (n at most either ring's slots). Sliding-window prefill uses
+ * it to attend through a staging ring of window + T - 1 slots while the
+ * session's cache keeps exactly `window`. */
+cudaError_t zbk_kv_ring_copy(const zb_bf16 *src, int src_slots, zb_bf16 *dst, int dst_slots, int batch, int kv_dim,
+                             long long pos_from, int n, cudaStream_t stream);
 
 /* ---------------------------------------------------------------- mamba */
 

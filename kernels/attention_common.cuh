@@ -1,0 +1,127 @@
+/*
+ * Internals shared by the attention kernels (attention_rope.cu,
+ * attention_prefill.cu, attention_decode.cu). CUDA C++ only; stateless.
+ *
+ * Tensor-core fragments follow the PTX ISA layout of
+ * mma.sync.m16n8k16.row.col (bf16 in, f32 accumulate): with g = lane / 4 and
+ * c = lane % 4, a thread holds A rows g and g + 8, columns 2c, 2c+1 (+8);
+ * B columns (n) g, rows (k) 2c, 2c+1 (+8); C rows g, g + 8, columns 2c, 2c+1.
+ * ldmatrix delivers exactly these pieces from row-major shared memory
+ * (plain for Q, K and P, .trans for V, which is [key][dim] and enters the
+ * product P V with the key as the reduction index).
+ */
+#ifndef ZB_ATTENTION_COMMON_CUH
+#define ZB_ATTENTION_COMMON_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "zb_kernels.h"
+
+namespace zbattn {
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* Asynchronous global -> shared copies. src_bytes 0 writes zeros without
+ * reading: rows outside a query block's key range are zero-filled, never read,
+ * because their cache slots may hold anything (NaN bit patterns included, and
+ * 0 * NaN would poison P V). src must still be a valid address. */
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes)
+                 : "memory");
+}
+__device__ __forceinline__ void cp_async4(uint32_t dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes)
+                 : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+/* volatile: the same shared address holds a different tile on every loop
+ * iteration, so these must not be merged or hoisted by the compiler. */
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], uint32_t addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x2_trans(uint32_t &r0, uint32_t &r1, uint32_t addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
+                 : "=r"(r0), "=r"(r1)
+                 : "r"(addr));
+}
+
+/* c += a * b, one m16n8k16 tile. */
+__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
+{
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* 2^x with the hardware approximation (2 ulp); exp2(-inf) = 0. The softmax
+ * works in the log2 domain (scores pre-multiplied by scale * log2(e)). */
+__device__ __forceinline__ float fast_exp2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+/* Two f32 -> bf16x2 (round to nearest even), lo in the low half. */
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi)
+{
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&v);
+}
+__device__ __forceinline__ float bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
+__device__ __forceinline__ float bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+
+constexpr float kLog2e = 1.4426950408889634f;
+
+/* Host: the key positions a call needs, and the cache precondition.
+ * Query p sees keys max(0, p - window + 1)..p. Every key of the call must
+ * still be in the ring at once: the chunk's own keys were all written before
+ * the kernel runs, so the newest (pos0 + T - 1) must not have overwritten the
+ * oldest one the first query needs. */
+static inline int first_key(int pos0, int window) { return window > 0 && pos0 - window + 1 > 0 ? pos0 - window + 1 : 0; }
+static inline bool keys_fit(const zbk_attention_args *a)
+{
+    return (int64_t)a->pos0 + a->T - 1 - first_key(a->pos0, a->window) < (int64_t)a->slots;
+}
+
+/* Launchers (host), defined in attention_decode.cu. */
+cudaError_t decode_launch(const zbk_attention_args *a, cudaStream_t stream);
+/* The scalar path for any even head_dim and any T (correct, not fast). */
+cudaError_t generic_launch(const zbk_attention_args *a, cudaStream_t stream);
+
+} // namespace zbattn
+
+/* Tuning hook for tests/gpu/test_attention.cu only (not part of the engine's
+ * interface): runs the prefill (T > 1) with a forced kernel variant.
+ * variant 0 = what zbk_attention picks; 1 = 16-row-per-warp, 8-warp row
+ * kernel (head_dim <= 128); 2 = the split-head-dim kernel with S on all 8
+ * warps (head_dim <= 464); 3 = the scalar generic path; 4 = the split kernel
+ * with S on 4 warps (head_dim <= 464, zbk_attention's choice for 257..464).
+ * Returns cudaErrorInvalidValue where a variant cannot run. */
+extern "C" cudaError_t zbk_attention_prefill_variant(const zbk_attention_args *a, int variant,
+                                                     cudaStream_t stream);
+
+#endif

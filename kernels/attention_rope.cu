@@ -1,0 +1,149 @@
+/*
+ * zbk_rope_store_kv: RoPE on q and k of a fused QKV row, q to q_out, k and v
+ * into the ring-buffer caches (see zb_kernels.h).
+ *
+ * One block per token row. The rotation angles depend on (position, pair)
+ * only, not on the head, so the block first computes cos/sin of the hd/2
+ * angles once into shared memory (accurate sincosf: pos * inv_freq reaches
+ * ~1e4 rad at long contexts, where the fast intrinsics lose digits), then
+ * every head of q and k reuses them. The rotation mirrors zb_ref_rope:
+ * pairs (i, i + hd/2), angle pos * inv_freq[i] in fp32, products rounded
+ * separately (no FMA) as in the reference, the result rounded to bf16 once.
+ *
+ * Memory-bound: the vector path moves 16 bytes per access (8 pairs of the
+ * first half and the 8 matching of the second half per work item) and needs
+ * hd % 16 == 0 with 16-byte aligned buffers; anything else takes the scalar
+ * path (one pair or one bf16x2 of v per work item).
+ */
+#include <cuda_bf16.h>
+
+#include "attention_common.cuh"
+
+namespace {
+
+using zbattn::bf16_hi;
+using zbattn::bf16_lo;
+
+__device__ __forceinline__ float rot_a(float a, float b, float c, float s)
+{
+    return __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
+}
+__device__ __forceinline__ float rot_b(float a, float b, float c, float s)
+{
+    return __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s));
+}
+
+/* rn-even bf16 of each product, as the ABI's zb_f32_to_bf16 */
+__device__ __forceinline__ uint32_t pack2(float lo, float hi)
+{
+    return (uint32_t)zb_f32_to_bf16(lo) | ((uint32_t)zb_f32_to_bf16(hi) << 16);
+}
+
+template <bool VEC>
+__global__ void __launch_bounds__(128) rope_store_kernel(const zb_bf16 *__restrict__ qkv, int T, int pos0, int nh,
+                                                         int nkv, int hd, const float *__restrict__ inv_freq,
+                                                         zb_bf16 *__restrict__ q_out, zb_bf16 *__restrict__ kc,
+                                                         zb_bf16 *__restrict__ vc, int slots)
+{
+    extern __shared__ float cs[]; /* [half] cos, then [half] sin */
+    const int row = blockIdx.x;   /* b * T + t */
+    const int b = row / T, t = row - b * T, pos = pos0 + t;
+    const int half = hd / 2;
+    const bool rope = inv_freq != nullptr;
+    if (rope) {
+        for (int i = threadIdx.x; i < half; i += blockDim.x) {
+            float s, c;
+            sincosf((float)pos * inv_freq[i], &s, &c);
+            cs[i] = c;
+            cs[half + i] = s;
+        }
+        __syncthreads();
+    }
+    const size_t width = (size_t)(nh + 2 * nkv) * hd;
+    const zb_bf16 *src = qkv + (size_t)row * width;
+    const int slot = pos % slots;
+    zb_bf16 *qdst = q_out + (size_t)row * nh * hd;
+    zb_bf16 *kdst = kc + ((size_t)b * slots + slot) * nkv * hd;
+    zb_bf16 *vdst = vc + ((size_t)b * slots + slot) * nkv * hd;
+
+    if (VEC) {
+        const int hv = half / 8;             /* 16-byte items per half head */
+        const int nrope = (nh + nkv) * hv;   /* q and k heads */
+        const int nv = nkv * hd / 8;         /* v: plain 16-byte copies */
+        for (int i = threadIdx.x; i < nrope + nv; i += blockDim.x) {
+            if (i < nrope) {
+                const int head = i / hv, k = (i - head * hv) * 8;
+                const zb_bf16 *x = src + (size_t)head * hd;
+                uint4 a = *reinterpret_cast<const uint4 *>(x + k);
+                uint4 bb = *reinterpret_cast<const uint4 *>(x + half + k);
+                if (rope) {
+                    uint32_t *pa = reinterpret_cast<uint32_t *>(&a), *pb = reinterpret_cast<uint32_t *>(&bb);
+#pragma unroll
+                    for (int w = 0; w < 4; w++) {
+                        const float a0 = bf16_lo(pa[w]), a1 = bf16_hi(pa[w]);
+                        const float b0 = bf16_lo(pb[w]), b1 = bf16_hi(pb[w]);
+                        const float c0 = cs[k + 2 * w], c1 = cs[k + 2 * w + 1];
+                        const float s0 = cs[half + k + 2 * w], s1 = cs[half + k + 2 * w + 1];
+                        pa[w] = pack2(rot_a(a0, b0, c0, s0), rot_a(a1, b1, c1, s1));
+                        pb[w] = pack2(rot_b(a0, b0, c0, s0), rot_b(a1, b1, c1, s1));
+                    }
+                }
+                zb_bf16 *d = head < nh ? qdst + (size_t)head * hd : kdst + (size_t)(head - nh) * hd;
+                *reinterpret_cast<uint4 *>(d + k) = a;
+                *reinterpret_cast<uint4 *>(d + half + k) = bb;
+            } else {
+                const int e = (i - nrope) * 8;
+                *reinterpret_cast<uint4 *>(vdst + e) =
+                    *reinterpret_cast<const uint4 *>(src + (size_t)(nh + nkv) * hd + e);
+            }
+        }
+    } else {
+        const int nrope = (nh + nkv) * half;
+        const int nv = nkv * hd / 2; /* hd is even: bf16 pairs, 4-byte aligned */
+        for (int i = threadIdx.x; i < nrope + nv; i += blockDim.x) {
+            if (i < nrope) {
+                const int head = i / half, k = i - head * half;
+                const zb_bf16 *x = src + (size_t)head * hd;
+                uint16_t ra = x[k], rb = x[half + k];
+                if (rope) {
+                    const float a = zb_bf16_to_f32(ra), bv = zb_bf16_to_f32(rb);
+                    const float c = cs[k], s = cs[half + k];
+                    ra = zb_f32_to_bf16(rot_a(a, bv, c, s));
+                    rb = zb_f32_to_bf16(rot_b(a, bv, c, s));
+                }
+                zb_bf16 *d = head < nh ? qdst + (size_t)head * hd : kdst + (size_t)(head - nh) * hd;
+                d[k] = ra;
+                d[half + k] = rb;
+            } else {
+                const int e = (i - nrope) * 2;
+                *reinterpret_cast<uint32_t *>(vdst + e) =
+                    *reinterpret_cast<const uint32_t *>(src + (size_t)(nh + nkv) * hd + e);
+            }
+        }
+    }
+}
+
+bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+} // namespace
+
+extern "C" cudaError_t zbk_rope_store_kv(const zb_bf16 *qkv, int batch, int T, int pos0, int nh, int nkv, int hd,
+                                         const float *inv_freq, zb_bf16 *q_out, zb_bf16 *kc, zb_bf16 *vc,
+                                         int slots, cudaStream_t stream)
+{
+    /* T > slots would write two tokens into one slot in one launch (a race);
+     * zbk_attention could not use such a chunk anyway (see its precondition). */
+    if (!qkv || !q_out || !kc || !vc || batch < 1 || T < 1 || pos0 < 0 || nh < 1 || nkv < 1 || hd < 2 ||
+        (hd & 1) || slots < 1 || T > slots)
+        return cudaErrorInvalidValue;
+    if ((int64_t)batch * T > 0x7fffffff) return cudaErrorInvalidValue;
+    const int half = hd / 2;
+    const bool vec = half % 8 == 0 && aligned16(qkv) && aligned16(q_out) && aligned16(kc) && aligned16(vc);
+    const size_t smem = inv_freq ? (size_t)hd * sizeof(float) : 0;
+    const dim3 grid((unsigned)(batch * T));
+    if (vec)
+        rope_store_kernel<true><<<grid, 128, smem, stream>>>(qkv, T, pos0, nh, nkv, hd, inv_freq, q_out, kc, vc, slots);
+    else
+        rope_store_kernel<false><<<grid, 128, smem, stream>>>(qkv, T, pos0, nh, nkv, hd, inv_freq, q_out, kc, vc, slots);
+    return cudaGetLastError();
+}

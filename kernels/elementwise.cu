@@ -1,0 +1,291 @@
+/*
+ * Elementwise and per-row kernels: embedding gather, RMSNorm (plain, with a
+ * fused residual add, and over Zamba's concat(hidden, embeddings)), the gated
+ * activation of the MLP, and greedy argmax.
+ *
+ * All are memory-bound. Each has a vectorised path (16-byte loads, or 8 for
+ * bf16 quads) taken when the widths and pointers allow it, and a scalar path
+ * for odd widths or misaligned views, so any shape is correct.
+ */
+#include <cuda_bf16.h>
+
+#include <climits>
+
+#include "zb_kernels.h"
+#include "zbk_common.cuh"
+
+namespace {
+
+inline bool aligned(const void *p, unsigned bytes) { return ((uintptr_t)p & (bytes - 1)) == 0; }
+
+/* ------------------------------------------------------------------ embed */
+
+/* One block row per token; 8 columns per thread when vectorised. */
+template <bool VEC>
+__global__ void embed_kernel(const int32_t *__restrict__ tokens, int rows, const zb_bf16 *__restrict__ table,
+                             int hidden, float *__restrict__ resid, zb_bf16 *__restrict__ emb)
+{
+    for (int r = blockIdx.y; r < rows; r += gridDim.y) {
+        const zb_bf16 *src = table + (int64_t)tokens[r] * hidden;
+        float *dr = resid + (int64_t)r * hidden;
+        if (VEC) {
+            const int n8 = hidden / 8;
+            for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n8; i += gridDim.x * blockDim.x) {
+                const uint4 v = __ldg(reinterpret_cast<const uint4 *>(src) + i);
+                float4 *d = reinterpret_cast<float4 *>(dr) + 2 * i;
+                d[0] = make_float4(zbk_bf16_lo(v.x), zbk_bf16_hi(v.x), zbk_bf16_lo(v.y), zbk_bf16_hi(v.y));
+                d[1] = make_float4(zbk_bf16_lo(v.z), zbk_bf16_hi(v.z), zbk_bf16_lo(v.w), zbk_bf16_hi(v.w));
+                if (emb) reinterpret_cast<uint4 *>(emb + (int64_t)r * hidden)[i] = v;
+            }
+        } else {
+            for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < hidden; i += gridDim.x * blockDim.x) {
+                const zb_bf16 v = src[i];
+                dr[i] = zbk_bf16(v);
+                if (emb) emb[(int64_t)r * hidden + i] = v;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- rmsnorm */
+
+/* Row sources of the norm kernel: the value at column i (or 4 columns from
+ * i, i % 4 == 0, for the vectorised path) of row r, as f32. */
+struct SrcAdd { /* x + add, add optional (both fp32) */
+    const float *x, *add;
+    int dim;
+    __device__ float at(int64_t r, int i) const
+    {
+        const int64_t j = r * dim + i;
+        return add ? x[j] + add[j] : x[j];
+    }
+    __device__ float4 at4(int64_t r, int i) const
+    {
+        const int64_t j = r * dim + i;
+        float4 v = *reinterpret_cast<const float4 *>(x + j);
+        if (add) {
+            const float4 a = *reinterpret_cast<const float4 *>(add + j);
+            v.x += a.x, v.y += a.y, v.z += a.z, v.w += a.w;
+        }
+        return v;
+    }
+};
+
+struct SrcConcat { /* concat(h fp32 [hidden], emb bf16 [hidden]) */
+    const float *h;
+    const zb_bf16 *emb;
+    int hidden;
+    __device__ float at(int64_t r, int i) const
+    {
+        return i < hidden ? h[r * hidden + i] : zbk_bf16(emb[r * hidden + (i - hidden)]);
+    }
+    __device__ float4 at4(int64_t r, int i) const
+    {
+        if (i < hidden) return *reinterpret_cast<const float4 *>(h + r * hidden + i);
+        const uint2 v = *reinterpret_cast<const uint2 *>(emb + r * hidden + (i - hidden));
+        return make_float4(zbk_bf16_lo(v.x), zbk_bf16_hi(v.x), zbk_bf16_lo(v.y), zbk_bf16_hi(v.y));
+    }
+};
+
+/* One block per row. Pass 1 sums squares (fp32), pass 2 re-reads the row
+ * (from L1/L2: a row is at most a few tens of KB) and writes
+ * w * (x * inv) rounded to bf16, the reference's order of operations.
+ * inv = 1 / sqrtf(mean + eps), IEEE-rounded rather than rsqrtf, so the
+ * only difference from the double-precision reference is the fp32 sum. */
+template <typename Src, bool VEC>
+__global__ void __launch_bounds__(256) rmsnorm_kernel(Src src, const float *__restrict__ w, int dim, float eps,
+                                                      zb_bf16 *__restrict__ out)
+{
+    __shared__ float scratch[32];
+    const int64_t r = blockIdx.x;
+    float ss = 0.0f;
+    if (VEC) {
+        for (int i = threadIdx.x * 4; i < dim; i += blockDim.x * 4) {
+            const float4 v = src.at4(r, i);
+            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        }
+    } else {
+        for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+            const float v = src.at(r, i);
+            ss += v * v;
+        }
+    }
+    ss = zbk_block_sum(ss, scratch);
+    const float inv = 1.0f / sqrtf(ss / (float)dim + eps);
+    zb_bf16 *o = out + r * dim;
+    if (VEC) {
+        for (int i = threadIdx.x * 4; i < dim; i += blockDim.x * 4) {
+            const float4 v = src.at4(r, i);
+            const float4 g = *reinterpret_cast<const float4 *>(w + i);
+            uint2 p;
+            p.x = zbk_pack_bf16x2(g.x * (v.x * inv), g.y * (v.y * inv));
+            p.y = zbk_pack_bf16x2(g.z * (v.z * inv), g.w * (v.w * inv));
+            *reinterpret_cast<uint2 *>(o + i) = p;
+        }
+    } else {
+        for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = zb_f32_to_bf16(w[i] * (src.at(r, i) * inv));
+    }
+}
+
+int norm_threads(int dim, int per_thread)
+{
+    int t = (dim / per_thread + 31) / 32 * 32;
+    return t < 32 ? 32 : t > 256 ? 256 : t;
+}
+
+template <typename Src>
+cudaError_t launch_rmsnorm(const Src &src, bool vec, const float *w, int rows, int dim, float eps, zb_bf16 *out,
+                           cudaStream_t stream)
+{
+    if (vec) rmsnorm_kernel<Src, true><<<rows, norm_threads(dim, 4), 0, stream>>>(src, w, dim, eps, out);
+    else rmsnorm_kernel<Src, false><<<rows, norm_threads(dim, 1), 0, stream>>>(src, w, dim, eps, out);
+    return ZBK_LAUNCHED();
+}
+
+/* -------------------------------------------------------------- gated act */
+
+/* out[r][i] = act(gate) * up, computed in fp32 from the bf16 inputs and
+ * rounded once. 2D grid: x over column chunks, y over rows (strided, so
+ * any number of rows fits the 65535 limit of gridDim.y). */
+template <bool VEC>
+__global__ void gated_act_kernel(const zb_bf16 *__restrict__ gu, int rows, int inter, zb_act act,
+                                 zb_bf16 *__restrict__ out)
+{
+    for (int r = blockIdx.y; r < rows; r += gridDim.y) {
+        const zb_bf16 *gate = gu + (int64_t)r * 2 * inter, *up = gate + inter;
+        zb_bf16 *o = out + (int64_t)r * inter;
+        if (VEC) {
+            const int n8 = inter / 8;
+            for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n8; i += gridDim.x * blockDim.x) {
+                const uint4 g = __ldg(reinterpret_cast<const uint4 *>(gate) + i);
+                const uint4 u = __ldg(reinterpret_cast<const uint4 *>(up) + i);
+                uint4 p;
+                p.x = zbk_pack_bf16x2(zbk_act(act, zbk_bf16_lo(g.x)) * zbk_bf16_lo(u.x),
+                                      zbk_act(act, zbk_bf16_hi(g.x)) * zbk_bf16_hi(u.x));
+                p.y = zbk_pack_bf16x2(zbk_act(act, zbk_bf16_lo(g.y)) * zbk_bf16_lo(u.y),
+                                      zbk_act(act, zbk_bf16_hi(g.y)) * zbk_bf16_hi(u.y));
+                p.z = zbk_pack_bf16x2(zbk_act(act, zbk_bf16_lo(g.z)) * zbk_bf16_lo(u.z),
+                                      zbk_act(act, zbk_bf16_hi(g.z)) * zbk_bf16_hi(u.z));
+                p.w = zbk_pack_bf16x2(zbk_act(act, zbk_bf16_lo(g.w)) * zbk_bf16_lo(u.w),
+                                      zbk_act(act, zbk_bf16_hi(g.w)) * zbk_bf16_hi(u.w));
+                reinterpret_cast<uint4 *>(o)[i] = p;
+            }
+        } else {
+            for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < inter; i += gridDim.x * blockDim.x)
+                o[i] = zb_f32_to_bf16(zbk_act(act, zbk_bf16(gate[i])) * zbk_bf16(up[i]));
+        }
+    }
+}
+
+/* ----------------------------------------------------------------- argmax */
+
+/* (value, index) order of argmax: larger value wins, lower index on ties.
+ * NaN never wins (comparisons with it are false), so a row of NaNs gives
+ * index 0 like the reference. */
+__device__ __forceinline__ void better(float &bv, int &bi, float v, int i)
+{
+    if (v > bv || (v == bv && i < bi)) bv = v, bi = i;
+}
+
+template <bool VEC>
+__global__ void __launch_bounds__(512) argmax_kernel(const float *__restrict__ logits, int vocab,
+                                                     int32_t *__restrict__ out)
+{
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    const float *x = logits + (int64_t)blockIdx.x * vocab;
+    float bv = -INFINITY;
+    int bi = INT_MAX;
+    if (VEC) {
+        for (int i = threadIdx.x * 4; i < vocab; i += blockDim.x * 4) {
+            const float4 v = __ldg(reinterpret_cast<const float4 *>(x + i));
+            better(bv, bi, v.x, i);
+            better(bv, bi, v.y, i + 1);
+            better(bv, bi, v.z, i + 2);
+            better(bv, bi, v.w, i + 3);
+        }
+    } else {
+        for (int i = threadIdx.x; i < vocab; i += blockDim.x) better(bv, bi, __ldg(x + i), i);
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, bv, off);
+        const int oi = __shfl_xor_sync(0xffffffffu, bi, off);
+        better(bv, bi, ov, oi);
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) sv[warp] = bv, si[warp] = bi;
+    __syncthreads();
+    if (warp == 0) {
+        const int nw = blockDim.x >> 5;
+        bv = lane < nw ? sv[lane] : -INFINITY;
+        bi = lane < nw ? si[lane] : INT_MAX;
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) {
+            const float ov = __shfl_xor_sync(0xffffffffu, bv, off);
+            const int oi = __shfl_xor_sync(0xffffffffu, bi, off);
+            better(bv, bi, ov, oi);
+        }
+        if (lane == 0) out[blockIdx.x] = bi == INT_MAX ? 0 : bi;
+    }
+}
+
+} // namespace
+
+extern "C" cudaError_t zbk_embed(const int32_t *tokens, int rows, const zb_bf16 *table, int hidden, float *resid,
+                                 zb_bf16 *emb, cudaStream_t stream)
+{
+    if (rows < 0 || hidden < 0) return cudaErrorInvalidValue;
+    if (rows == 0 || hidden == 0) return cudaSuccess;
+    const bool vec = hidden % 8 == 0 && aligned(table, 16) && aligned(resid, 16) && (!emb || aligned(emb, 16));
+    const int per = vec ? 8 : 1, threads = 128;
+    const int bx = (hidden / per + threads - 1) / threads;
+    const dim3 grid(bx, rows < 65535 ? rows : 65535);
+    if (vec) embed_kernel<true><<<grid, threads, 0, stream>>>(tokens, rows, table, hidden, resid, emb);
+    else embed_kernel<false><<<grid, threads, 0, stream>>>(tokens, rows, table, hidden, resid, emb);
+    return ZBK_LAUNCHED();
+}
+
+extern "C" cudaError_t zbk_rmsnorm(const float *x, const float *add, const float *w, int rows, int dim, float eps,
+                                   zb_bf16 *out, cudaStream_t stream)
+{
+    if (rows < 0 || dim <= 0) return cudaErrorInvalidValue;
+    if (rows == 0) return cudaSuccess;
+    const bool vec = dim % 4 == 0 && aligned(x, 16) && (!add || aligned(add, 16)) && aligned(w, 16) && aligned(out, 8);
+    return launch_rmsnorm(SrcAdd{x, add, dim}, vec, w, rows, dim, eps, out, stream);
+}
+
+extern "C" cudaError_t zbk_concat_rmsnorm(const float *h, const zb_bf16 *emb, const float *w, int rows, int hidden,
+                                          float eps, zb_bf16 *out, cudaStream_t stream)
+{
+    if (rows < 0 || hidden <= 0) return cudaErrorInvalidValue;
+    if (rows == 0) return cudaSuccess;
+    const bool vec = hidden % 4 == 0 && aligned(h, 16) && aligned(emb, 8) && aligned(w, 16) && aligned(out, 8);
+    return launch_rmsnorm(SrcConcat{h, emb, hidden}, vec, w, rows, 2 * hidden, eps, out, stream);
+}
+
+extern "C" cudaError_t zbk_gated_act(const zb_bf16 *gu, int rows, int inter, zb_act act, zb_bf16 *out,
+                                     cudaStream_t stream)
+{
+    if (rows < 0 || inter < 0) return cudaErrorInvalidValue;
+    if (act != ZB_ACT_SILU && act != ZB_ACT_GELU && act != ZB_ACT_GELU_TANH && act != ZB_ACT_RELU)
+        return cudaErrorInvalidValue;
+    if (rows == 0 || inter == 0) return cudaSuccess;
+    const bool vec = inter % 8 == 0 && aligned(gu, 16) && aligned(out, 16);
+    const int per = vec ? 8 : 1, threads = 256;
+    const int bx = (inter / per + threads - 1) / threads;
+    const dim3 grid(bx, rows < 65535 ? rows : 65535);
+    if (vec) gated_act_kernel<true><<<grid, threads, 0, stream>>>(gu, rows, inter, act, out);
+    else gated_act_kernel<false><<<grid, threads, 0, stream>>>(gu, rows, inter, act, out);
+    return ZBK_LAUNCHED();
+}
+
+extern "C" cudaError_t zbk_argmax(const float *logits, int batch, int vocab, int32_t *out, cudaStream_t stream)
+{
+    if (batch < 0 || vocab <= 0) return cudaErrorInvalidValue;
+    if (batch == 0) return cudaSuccess;
+    const bool vec = vocab % 4 == 0 && aligned(logits, 16);
+    if (vec) argmax_kernel<true><<<batch, 512, 0, stream>>>(logits, vocab, out);
+    else argmax_kernel<false><<<batch, 512, 0, stream>>>(logits, vocab, out);
+    return ZBK_LAUNCHED();
+}

@@ -1,0 +1,82 @@
+/*
+ * Device helpers shared by the kernels/ .cu files (CUDA C++ only, never included from
+ * C). Everything here is header-only and stateless.
+ *
+ *  - zbk_bf16_lo / zbk_bf16_hi: the two bf16 halves of a 32-bit word as f32
+ *    (one integer op each: a bf16 is the top half of an f32).
+ *  - zbk_pack_bf16x2: two f32 -> one word of two bf16, round to nearest even
+ *    (the same rounding as the ABI's zb_f32_to_bf16).
+ *  - zbk_act: the activations of zb_ref_act, in fp32.
+ *  - zbk_warp_sum / zbk_block_sum: fp32 reductions.
+ *  - zbk_grid_1d: a grid size for grid-stride loops.
+ *  - ZBK_LAUNCHED(): the cudaError_t a zbk_* function returns after a
+ *    launch (cudaGetLastError, which also clears a launch error).
+ */
+#ifndef ZBK_COMMON_CUH
+#define ZBK_COMMON_CUH
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "zb_kernels.h"
+
+#define ZBK_LAUNCHED() cudaGetLastError()
+
+__device__ __forceinline__ float zbk_bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
+__device__ __forceinline__ float zbk_bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+__device__ __forceinline__ float zbk_bf16(zb_bf16 h) { return __uint_as_float((uint32_t)h << 16); }
+
+__device__ __forceinline__ uint32_t zbk_pack_bf16x2(float lo, float hi)
+{
+    return (uint32_t)zb_f32_to_bf16(lo) | ((uint32_t)zb_f32_to_bf16(hi) << 16);
+}
+
+/* Same formulas as zb_ref_act (reference/ref_ops.c), with the accurate
+ * library functions (expf, erff, tanhf), not the fast intrinsics: the
+ * kernels using them are memory-bound, so accuracy costs nothing. */
+__device__ __forceinline__ float zbk_act(zb_act a, float x)
+{
+    switch (a) {
+    case ZB_ACT_SILU: return x / (1.0f + expf(-x));
+    case ZB_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case ZB_ACT_GELU_TANH: {
+        const float k = 0.79788456080286536f; /* sqrt(2/pi) */
+        return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    }
+    case ZB_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    }
+    return x;
+}
+
+__device__ __forceinline__ float zbk_warp_sum(float v)
+{
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    return v;
+}
+
+/* Sum over the block (blockDim.x a multiple of 32, at most 1024); every
+ * thread gets the total. `scratch` holds 32 floats of shared memory; the
+ * function may be called again with the same scratch (it syncs first). */
+__device__ __forceinline__ float zbk_block_sum(float v, float *scratch)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = zbk_warp_sum(v);
+    __syncthreads(); /* scratch may still be read by a previous call */
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < nw ? scratch[lane] : 0.0f;
+    return zbk_warp_sum(v);
+}
+
+/* Blocks for a grid-stride loop over n items with `threads` per block:
+ * enough to fill the device several times over, never more than needed. */
+static inline unsigned zbk_grid_1d(int64_t n, int threads)
+{
+    int64_t blocks = (n + threads - 1) / threads;
+    const int64_t cap = 132 * 32; /* ~32 blocks per SM of an H100; loops cover the rest */
+    if (blocks > cap) blocks = cap;
+    return (unsigned)(blocks < 1 ? 1 : blocks);
+}
+
+#endif /* ZBK_COMMON_CUH */
