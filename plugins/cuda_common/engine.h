@@ -224,7 +224,11 @@ zb_status zbe_reset(zb_session *s, zb_error *err);
 zb_status zbe_memory(zb_session *s, zb_memory_report *out, zb_error *err);
 zb_status zbe_resize(zb_session *s, int32_t batch, int32_t capacity, zb_error *err);
 void zbe_destroy(zb_session *s);
-/* get_extension: "zb.resize.v1" (zbe_resize); NULL for anything else. */
+/* zb.calibrate.v1: copy bandwidth and bf16 GEMM rate of `device`. */
+zb_status zbe_calibrate(int32_t device, double *copy_gbps, double *gemm_tflops, char *method, size_t method_len,
+                        zb_error *err);
+/* get_extension: "zb.resize.v1" (zbe_resize), "zb.calibrate.v1"
+ * (zbe_calibrate); NULL for anything else. */
 const void *zbe_get_extension(const char *name);
 
 /* Runtime buffers (caches, arena, cuBLAS contexts) for s->plan. */

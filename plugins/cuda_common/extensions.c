@@ -3,15 +3,13 @@
 
 #include "engine.h"
 
-#ifdef ZB_EXT_RESIZE
 static const zb_ext_resize resize_ext = {zbe_resize};
-#endif
+static const zb_ext_calibrate calibrate_ext = {zbe_calibrate};
 
 const void *zbe_get_extension(const char *name)
 {
     if (!name) return NULL;
-#ifdef ZB_EXT_RESIZE
     if (strcmp(name, ZB_EXT_RESIZE) == 0) return &resize_ext;
-#endif
+    if (strcmp(name, ZB_EXT_CALIBRATE) == 0) return &calibrate_ext;
     return NULL;
 }
