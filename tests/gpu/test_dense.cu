@@ -757,8 +757,7 @@ static void bench(zb_blas *blas)
     }
 
     /* Where the GEMV stands against a plain streaming read of the same
-     * bytes, with the harness's (memset) flush and with a clean (read)
-     * flush; GB/s of weight bytes. */
+     * bytes: GB/s of weight bytes. */
     printf("\n# DIAG rows 1: the GEMV against a kernel that only reads the same weight bytes (L2 flushed)\n");
     {
         DevBuf<unsigned> sink(1);
