@@ -66,9 +66,11 @@ static zb_status load(const char *spec, const char *config_path, zb_model *m, zb
     const zb_preset *p = zb_preset_find(spec);
     if (!p) {
         char names[512] = "";
-        for (int i = 0; i < zb_preset_count(); i++) {
-            strncat(names, i ? ", " : "", sizeof names - strlen(names) - 1);
-            strncat(names, zb_preset_at(i)->name, sizeof names - strlen(names) - 1);
+        size_t used = 0;
+        for (int i = 0; i < zb_preset_count() && used < sizeof names; i++) {
+            int w = snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", zb_preset_at(i)->name);
+            if (w < 0) break;
+            used += (size_t)w;
         }
         return zb_fail(err, ZB_ERR_INVALID, "unknown model '%s': not a checkpoint directory nor a preset (%s)", spec,
                        names);

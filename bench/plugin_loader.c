@@ -136,10 +136,13 @@ zb_status zb_plugin_load(const char *name_or_path, zb_plugin *p, zb_error *err)
     int n = zb_plugin_scan(found, 64);
     for (int i = 0; i < n; i++)
         if (!strcmp(found[i].name, name_or_path)) return load_file(found[i].path, p, err);
+    /* names joined by ", ", cut short (not overflowed) if they do not fit */
     char list[512] = "";
-    for (int i = 0; i < n; i++) {
-        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
-        strncat(list, found[i].name, sizeof list - strlen(list) - 1);
+    size_t used = 0;
+    for (int i = 0; i < n && used < sizeof list; i++) {
+        int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", found[i].name);
+        if (w < 0) break;
+        used += (size_t)w;
     }
     char dirs[16][PATH_MAX];
     int nd = zb_plugin_dirs(dirs, 16);
