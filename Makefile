@@ -19,7 +19,7 @@ CFLAGS    ?= -O2 -g
 # -ffp-contract=off: no fused multiply-adds behind our back, so the reference
 # computes the same on every compiler and synthetic weights match the GPU's
 ZB_CFLAGS := -std=c11 $(WARN) -ffp-contract=off -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
-             -Iplugins -Ireference -Ibench -DZB_GIT_COMMIT='"$(GIT_COMMIT)"' $(SAN)
+             -Iplugins -Ireference -Ibench -Ireports -DZB_GIT_COMMIT='"$(GIT_COMMIT)"' $(SAN)
 LDLIBS    := -lsqlite3 -lcjson -lm -ldl -lpthread
 TEST_LIBS := -lcmocka
 
@@ -27,12 +27,15 @@ TEST_LIBS := -lcmocka
 BENCH_SRC     := $(wildcard bench/*.c)
 BENCH_LIB_SRC := $(filter-out bench/main.c,$(BENCH_SRC))
 REF_SRC       := $(wildcard reference/*.c)
+# reports and comparisons (zbench report / compare): part of the driver
+REPORT_SRC    := $(wildcard reports/*.c)
 TEST_SRC      := $(wildcard tests/test_*.c)
 TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)
 
 BENCH_OBJ     := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_LIB_OBJ := $(BENCH_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 REF_OBJ       := $(REF_SRC:%.c=$(BUILD)/pic/%.o)
+REPORT_OBJ    := $(REPORT_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_PLUGINS  := $(TEST_PLUGIN_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/libzb_%.so)
 
@@ -68,7 +71,7 @@ $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ZB_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
 
-$(BUILD)/zbench: $(BENCH_OBJ)
+$(BUILD)/zbench: $(BENCH_OBJ) $(REPORT_OBJ)
 	$(CC) $(CFLAGS) $(SAN) -rdynamic $^ -o $@ $(LDLIBS)
 
 $(BUILD)/plugins/libzb_cpu_ref.so: $(BUILD)/pic/plugins/cpu_ref/cpu_ref.o $(REF_OBJ)
@@ -99,7 +102,7 @@ test-gpu bench-kernels:
 endif
 
 # ------------------------------------------------------------------ tests
-$(BUILD)/tests/%: tests/%.c $(BENCH_LIB_OBJ) $(REF_OBJ)
+$(BUILD)/tests/%: tests/%.c $(BENCH_LIB_OBJ) $(REPORT_OBJ) $(REF_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ZB_CFLAGS) $(CFLAGS) -Itests $^ -o $@ $(LDLIBS) $(TEST_LIBS)
 

@@ -7,5 +7,8 @@ int zb_cmd_list(int argc, char **argv);
 int zb_cmd_verify(int argc, char **argv);
 int zb_cmd_run(int argc, char **argv);
 int zb_cmd_calibrate(int argc, char **argv);
+/* reports/: cmd_report.c, cmd_compare.c */
+int zb_cmd_report(int argc, char **argv);
+int zb_cmd_compare(int argc, char **argv);
 
 #endif

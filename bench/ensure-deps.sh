@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages zbench needs, when they are missing.
-#   ensure-deps.sh run    build and run: compiler, SQLite, cJSON
-#   ensure-deps.sh test   also the test tools: cmocka, valgrind, gnuplot, clang
+#   ensure-deps.sh run    build and run: compiler, SQLite, cJSON, gnuplot (zbench report's charts)
+#   ensure-deps.sh test   also the test tools: cmocka, valgrind, sqlite3
 # Presence is judged by compiling against the headers (so CPATH and
 # LIBRARY_PATH setups count), not by asking dpkg. As root, missing packages
 # are installed with apt-get; otherwise the exact command is printed and the
@@ -28,10 +28,11 @@ if command -v "$CC" >/dev/null 2>&1; then
     need_lib cjson/cJSON.h -lcjson libcjson-dev
 fi
 need_cmd git git
+# zbench report draws its charts with gnuplot (the SVG terminal: -nox is enough)
+need_cmd gnuplot gnuplot-nox
 if [ "$mode" = test ]; then
     command -v "$CC" >/dev/null 2>&1 && need_lib cmocka.h -lcmocka libcmocka-dev
     need_cmd valgrind valgrind
-    need_cmd gnuplot gnuplot-nox
     need_cmd sqlite3 sqlite3
 fi
 

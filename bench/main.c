@@ -14,6 +14,8 @@ static const struct {
     {"list", zb_cmd_list, "plugins and model presets"},
     {"calibrate", zb_cmd_calibrate, "measure the device's copy bandwidth and dense rate"},
     {"verify", zb_cmd_verify, "check a plugin's logits against a checkpoint's golden logits"},
+    {"report", zb_cmd_report, "HTML and markdown report with charts from a database"},
+    {"compare", zb_cmd_compare, "baseline against candidate runs, with a noise test (for CI)"},
 };
 
 static void usage(FILE *f)
