@@ -38,6 +38,7 @@
 #include <algorithm>
 
 #include "attention_common.cuh"
+#include "zbk_common.cuh"
 
 namespace {
 
@@ -306,6 +307,7 @@ __global__ void __launch_bounds__(kThreads) decode_combine_kernel(const float2 *
                                                                    const float *__restrict__ po, zb_bf16 *out,
                                                                    int hd, int nch)
 {
+    zbk_pdl_trigger(); /* the o projection may start streaming its weights */
     extern __shared__ float wsm[]; /* [nch] weights, then 32 scratch */
     float *scratch = wsm + nch;
     const size_t bh = blockIdx.x;

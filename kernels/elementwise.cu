@@ -104,6 +104,7 @@ __global__ void __launch_bounds__(1024) rmsnorm_reg_kernel(Src src, const float 
                                                            zb_bf16 *__restrict__ out)
 {
     __shared__ float scratch[32];
+    zbk_pdl_trigger(); /* the projection after the norm may start streaming its weights */
     const int64_t r = blockIdx.x;
     float4 v[IPT], g[IPT];
     float ss = 0.0f;
@@ -182,6 +183,7 @@ template <bool VEC>
 __global__ void gated_act_kernel(const zb_bf16 *__restrict__ gu, int rows, int inter, zb_act act,
                                  zb_bf16 *__restrict__ out)
 {
+    zbk_pdl_trigger(); /* the down projection may start streaming its weights */
     for (int r = blockIdx.y; r < rows; r += gridDim.y) {
         const zb_bf16 *gate = gu + (int64_t)r * 2 * inter, *up = gate + inter;
         zb_bf16 *o = out + (int64_t)r * inter;

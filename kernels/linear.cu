@@ -139,6 +139,24 @@ template <int U, int MT, bool VEC> __global__ void __launch_bounds__(512) gemv_k
             const int o = min(o0 + mt * 16 + g + 8 * h, p.out - 1);
             wrow[mt][h] = p.w + bat * p.sw + (int64_t)o * p.ldw + 8 * c;
         }
+    /* Launched as a programmatic dependent: let the next kernel's blocks
+     * be scheduled, prefetch this block's first W lines into L2 while the
+     * kernel that wrote x (and, accumulating, y) finishes, then wait for
+     * it. This hides the GEMV's ramp-up behind the previous kernel's tail. */
+    zbk_pdl_trigger();
+    {
+        const int ks0 = warp * U;
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int k = (ks0 + u) * 32 + 8 * c;
+            if (k < p.in)
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++)
+#pragma unroll
+                    for (int h = 0; h < 2; h++) asm volatile("prefetch.global.L2 [%0];" ::"l"(wrow[mt][h] + (k - 8 * c)));
+        }
+    }
+    zbk_pdl_wait();
     const bool has_x = g < nrows;
     const zb_bf16 *xrow = p.x + bat * p.sx + (int64_t)(r0 + (has_x ? g : 0)) * p.ldx + 8 * c;
 
@@ -229,6 +247,31 @@ constexpr int kGemvVariants = (int)(sizeof(kGemvCfgs) / sizeof(kGemvCfgs[0]));
 
 bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
+/* A launch as a programmatic dependent of the previous kernel in the
+ * stream (see zbk_pdl_trigger); where the attribute is refused, a plain
+ * launch (griddepcontrol.wait is then a no-op and stream order rules). */
+cudaError_t launch_pdl(void (*kernel)(GemvArgs), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                       const GemvArgs &p)
+{
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, p);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        cfg.numAttrs = 0;
+        e = cudaLaunchKernelEx(&cfg, kernel, p);
+    }
+    return e != cudaSuccess ? e : cudaGetLastError();
+}
+
 cudaError_t launch_gemv(const zb_linear_args *a, int variant, int sm_count, cudaStream_t stream)
 {
     const GemvCfg cfg = kGemvCfgs[variant];
@@ -262,18 +305,14 @@ cudaError_t launch_gemv(const zb_linear_args *a, int variant, int sm_count, cuda
     }
     const size_t smem = (size_t)nw * mt * 4 * 32 * sizeof(float);
     const dim3 block(32 * nw);
-    if (!vec) {
-        gemv_kernel<4, 1, false><<<grid, block, smem, stream>>>(p);
-        return ZBK_LAUNCHED();
-    }
+    if (!vec) return launch_pdl(gemv_kernel<4, 1, false>, grid, block, smem, stream, p);
     switch (variant) {
-    case 1: gemv_kernel<2, 1, true><<<grid, block, smem, stream>>>(p); break;
-    case 2: gemv_kernel<8, 1, true><<<grid, block, smem, stream>>>(p); break;
-    case 3: gemv_kernel<4, 2, true><<<grid, block, smem, stream>>>(p); break;
-    case 4: gemv_kernel<2, 2, true><<<grid, block, smem, stream>>>(p); break;
-    default: gemv_kernel<4, 1, true><<<grid, block, smem, stream>>>(p); break; /* 0, 5, 6, 7 */
+    case 1: return launch_pdl(gemv_kernel<2, 1, true>, grid, block, smem, stream, p);
+    case 2: return launch_pdl(gemv_kernel<8, 1, true>, grid, block, smem, stream, p);
+    case 3: return launch_pdl(gemv_kernel<4, 2, true>, grid, block, smem, stream, p);
+    case 4: return launch_pdl(gemv_kernel<2, 2, true>, grid, block, smem, stream, p);
+    default: return launch_pdl(gemv_kernel<4, 1, true>, grid, block, smem, stream, p); /* 0, 5, 6, 7 */
     }
-    return ZBK_LAUNCHED();
 }
 
 /* Bias added after a cuBLASLt product that could not take it in its

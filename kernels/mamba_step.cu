@@ -239,6 +239,7 @@ template <int NB, int NPL>
 __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP p)
 {
     extern __shared__ __align__(16) float sm2[]; /* par of the block's heads */
+    mamba_grid_dep_launch(); /* out_proj may start streaming its weights */
     const int tid = threadIdx.x, lane = tid & 31;
     const int wg = blockIdx.x * kWarps2 + (tid >> 5);
     const int b0 = blockIdx.y * kBG, nb = min(NB, p.batch - b0);

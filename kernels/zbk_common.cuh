@@ -22,6 +22,15 @@
 
 #define ZBK_LAUNCHED() cudaGetLastError()
 
+/* Programmatic dependent launch (sm_90). A kernel that feeds a decode GEMV
+ * calls zbk_pdl_trigger() on entry: the GEMV's blocks may then be
+ * scheduled before it ends, and they prefetch weights (which no kernel
+ * writes) until zbk_pdl_wait() returns, i.e. until this grid has finished
+ * and its writes are visible. Both are no-ops for kernels launched without
+ * cudaLaunchAttributeProgrammaticStreamSerialization. */
+__device__ __forceinline__ void zbk_pdl_trigger() { asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory"); }
+__device__ __forceinline__ void zbk_pdl_wait() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
+
 __device__ __forceinline__ float zbk_bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
 __device__ __forceinline__ float zbk_bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
 __device__ __forceinline__ float zbk_bf16(zb_bf16 h) { return __uint_as_float((uint32_t)h << 16); }
