@@ -1,6 +1,7 @@
 /* zbench run: the sweep. Every combination of plugin x model x batch x seq
  * x gen x depth is one run, recorded in SQLite as it starts and completed
- * when it ends; runs sharing a plugin and model reuse the loaded weights. */
+ * when it ends; runs sharing a plugin and model reuse the loaded weights,
+ * unless each runs isolated in its own process (bench/isolate.h). */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -402,7 +403,8 @@ static void run_isolated(sweep *sw, const target *t, const zb_model *m, const zb
     char now[32] = "";
     zb_error e = {{0}};
     if (zb_db_run_status(sw->db, id, now, sizeof now, &e) == ZB_OK && strcmp(now, "running") != 0) {
-        if (!quietly) fprintf(stderr, "zbench: run %lld (%s) %s after recording its result\n", (long long)id, label, why);
+        if (!quietly)
+            fprintf(stderr, "zbench: run %lld (%s) %s after recording its result\n", (long long)id, label, why);
         sw->out.rows++;
         if (strcmp(now, "ok") != 0) sw->not_ok++;
         return;
@@ -453,7 +455,7 @@ static int load_targets(const zb_run_opts *o, target *targets, int *n, zb_error 
     return 1;
 }
 
-static int validate(const zb_run_opts *o, const target *targets, int nt, const zb_model *models, int nm,
+static int validate(const zb_run_opts *o, const target *targets, int nt, const zb_model *models, int nm, int quiet,
                     zb_error *err)
 {
     for (int i = 0; i < nt; i++)
@@ -477,7 +479,7 @@ static int validate(const zb_run_opts *o, const target *targets, int nt, const z
                 }
                 if (cap > longest) longest = cap;
             }
-    for (int i = 0; i < nm && !o->quiet; i++)
+    for (int i = 0; i < nm && !quiet; i++)
         if (models[i].desc.layout == ZB_LAYOUT_TRANSFORMER && longest > models[i].desc.max_positions)
             fprintf(stderr, "zbench: note: %s: %lld tokens exceed max_position_embeddings %d (RoPE extrapolates)\n",
                     models[i].desc.name, (long long)longest, models[i].desc.max_positions);
@@ -517,7 +519,8 @@ int zb_cmd_run(int argc, char **argv)
             nm = i + 1;
         }
     }
-    if (!validate(&o, targets, nt, models, nm, &err)) goto fail;
+    /* an isolated child leaves the notes to its parent, which gave them once */
+    if (!validate(&o, targets, nt, models, nm, o.quiet || child.index, &err)) goto fail;
     if (zb_db_open(o.db_path, &db, &err) != ZB_OK) goto fail;
 
     sweep sw = {0};

@@ -63,12 +63,12 @@ $zb $tiny --db "$tmp/ro.db" >/dev/null || fail "could not make a database to wri
 chmod 0444 "$tmp/ro.db"
 as_user=""
 if [ "$(id -u)" = 0 ]; then
-    if command -v setpriv >/dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
-        as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
-        chmod 0755 "$tmp"
-    else
+    as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+    chmod 0755 "$tmp"
+    # shellcheck disable=SC2086
+    if ! command -v setpriv >/dev/null || ! $as_user "$zb" list >/dev/null 2>&1; then
         as_user=skip
-        echo "recorder_faults: read-only case skipped (root, and setpriv cannot switch to an unprivileged user)"
+        echo "recorder_faults: read-only case skipped (root, and user nobody cannot run $zb through setpriv)"
     fi
 fi
 if [ "$as_user" != skip ]; then
