@@ -8,6 +8,7 @@
 # (test_attention/test_dense --small, test_mamba --quick): the sanitizers
 # slow kernels down 10-100x.
 # Usage: sanitize_gpu.sh BUILD_DIR [TOOL...]   (default: all four tools)
+# MEMCHECK_FLAGS replaces memcheck's extra flags ("--leak-check full").
 set -u
 build=${1:-build}
 shift
@@ -34,7 +35,7 @@ check() {
     tool=$1 name=$2
     shift 2
     extra=
-    [ "$tool" = memcheck ] && extra="--leak-check full"
+    [ "$tool" = memcheck ] && extra=${MEMCHECK_FLAGS---leak-check full}
     runs=$((runs + 1))
     # shellcheck disable=SC2086
     if "$cs" --tool "$tool" $extra --error-exitcode 1 --print-limit 20 "$@" >"$log/$name.$tool.txt" 2>&1; then
