@@ -4,8 +4,12 @@
 #
 #   make              zbench and every plugin
 #   make run          install missing Debian packages, build, run the main job
-#   make test         unit + end-to-end tests, then the same under ASan+UBSan
+#   make test         unit + end-to-end tests; cpu_ref golden checks under
+#                     valgrind; everything again under ASan+UBSan; each
+#                     parser fuzzed for TEST_FUZZ_SECONDS (what CI runs)
+#   make fuzz         the parsers fuzzed for FUZZ_SECONDS each (longer runs)
 #   make test-gpu     GPU tests (each skips, saying so, without a GPU)
+#   make sanitize-gpu GPU tests and verify under compute-sanitizer's four tools
 #   make bench-kernels  per-kernel timings against the roofline
 
 BUILD     ?= build
@@ -38,6 +42,8 @@ REF_OBJ       := $(REF_SRC:%.c=$(BUILD)/pic/%.o)
 REPORT_OBJ    := $(REPORT_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_PLUGINS  := $(TEST_PLUGIN_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/libzb_%.so)
+FUZZ_TARGETS  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+REPLAY_BIN    := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 
 PLUGINS := $(BUILD)/plugins/libzb_cpu_ref.so
 
@@ -58,7 +64,8 @@ PLUGINS     += $(CUDA_PLUGIN_NAMES:%=$(BUILD)/plugins/libzb_%.so)
 ZB_CFLAGS   += -DZB_HAVE_CUDA_HEADERS -isystem $(CUDA_HOME)/include -Ikernels
 endif
 
-.PHONY: all run test test-unit test-cli test-asan test-gpu bench-kernels clean deps deps-test
+.PHONY: all run test test-unit test-cli test-asan test-valgrind test-fuzz fuzz test-gpu sanitize-gpu bench-kernels \
+        clean deps deps-test
 # keep every object: the CUDA plugins' objects are otherwise deleted as intermediates
 .SECONDARY:
 all: $(BUILD)/zbench $(PLUGINS)
@@ -94,10 +101,13 @@ $(BUILD)/tests/gpu/%: tests/gpu/%.cu $(KERNEL_OBJ) $(REF_OBJ)
 test-gpu: all $(GPU_TEST_BIN)
 	@tests/run_gpu_tests.sh $(BUILD)
 
+sanitize-gpu: all $(GPU_TEST_BIN)
+	@tests/sanitize_gpu.sh $(BUILD)
+
 bench-kernels: $(GPU_TEST_BIN)
 	@for t in $(GPU_TEST_BIN); do $$t --bench || exit 1; done
 else
-test-gpu bench-kernels:
+test-gpu sanitize-gpu bench-kernels:
 	@echo "SKIP $@: no nvcc on this machine, CUDA code was not built"
 endif
 
@@ -110,17 +120,54 @@ $(BUILD)/tests/plugins/libzb_%.so: tests/plugins/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ZB_CFLAGS) $(CFLAGS) -fPIC -shared $< -o $@
 
+# a fuzz target without libFuzzer: replays corpus and regression inputs
+$(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BENCH_LIB_OBJ) $(REF_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ZB_CFLAGS) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
 # GPU test binaries are compiled (not run) here, so CI catches their breakage
-test-unit: all $(TEST_BIN) $(TEST_PLUGINS) $(GPU_TEST_BIN)
+test-unit: all $(TEST_BIN) $(TEST_PLUGINS) $(REPLAY_BIN) $(GPU_TEST_BIN)
 	@tests/run_tests.sh $(BUILD)
 
 test-asan:
 	$(MAKE) --no-print-directory BUILD=build-asan NVCC= \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test-unit
 
+# valgrind's memcheck on the cpu_ref golden checks (the plain build: valgrind
+# and ASan do not mix)
+test-valgrind: all
+	@tests/run_valgrind.sh $(BUILD)
+
+# ------------------------------------------------------------------ fuzzing
+# libFuzzer needs clang; the parsers and what they call are rebuilt with
+# coverage and ASan+UBSan in their own tree.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 600
+TEST_FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LIB_SRC := bench/safetensors.c bench/shard_index.c bench/model_config.c bench/weight_specs.c bench/zb_util.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ZB_CFLAGS) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(ZB_CFLAGS) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -lcjson -lm
+
+fuzz: $(FUZZ_BIN)
+	@tests/fuzz/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+test-fuzz: $(FUZZ_BIN)
+	@tests/fuzz/run_fuzz.sh $(FUZZ_BUILD) $(TEST_FUZZ_SECONDS)
+
 test: deps-test
 	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-valgrind
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-fuzz
 
 run: deps
 	$(MAKE) --no-print-directory all
@@ -131,7 +178,7 @@ deps:
 deps-test:
 	@bench/ensure-deps.sh test
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)

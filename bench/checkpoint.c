@@ -1,7 +1,6 @@
 /* Hugging Face checkpoint directories: safetensors shards -> weight table.
  * Tensor names are those transformers writes for ZambaForCausalLM,
  * LlamaForCausalLM and MistralForCausalLM. */
-#include <cjson/cJSON.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +8,8 @@
 #include <sys/stat.h>
 
 #include "model.h"
+#include "shard_index.h"
 #include "zb_util.h"
-
-#define INDEX_MAX_BYTES (64u << 20)
-#define MAX_SHARDS 4096
 
 static const char *attn_suffix(zb_role r, int zamba)
 {
@@ -115,55 +112,27 @@ static zb_status open_shards(zb_model *m, const char *dir, zb_error *err)
     size_t len;
     if (stat(path, &st) != 0)
         return zb_fail(err, ZB_ERR_INVALID, "%s: neither model.safetensors nor model.safetensors.index.json", dir);
-    zb_status s = zb_read_file(path, INDEX_MAX_BYTES, &text, &len, err);
+    zb_status s = zb_read_file(path, ZB_INDEX_MAX_BYTES, &text, &len, err);
     if (s != ZB_OK) return s;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    zb_shard_index ix;
+    s = zb_shard_index_parse(text, len, path, &ix, err);
     free(text);
-    const cJSON *map = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
-    if (!cJSON_IsObject(map)) {
-        cJSON_Delete(root);
-        return zb_fail(err, ZB_ERR_INVALID, "%s: not valid JSON with a 'weight_map' object", path);
-    }
-    const char *names[MAX_SHARDS];
-    int n = 0;
-    for (const cJSON *e = map->child; e; e = e->next) {
-        const char *f = cJSON_IsString(e) ? e->valuestring : NULL;
-        /* shard names are untrusted: plain file names inside dir only */
-        if (!f || !*f || f[0] == '.' || strchr(f, '/') || strlen(f) > 255) {
-            /* the message quotes the JSON: format it before freeing */
-            zb_fail(err, ZB_ERR_INVALID, "%s: tensor '%.80s' maps to an invalid shard name", path, e->string);
-            cJSON_Delete(root);
-            return ZB_ERR_INVALID;
-        }
-        int seen = 0;
-        for (int i = 0; i < n && !seen; i++) seen = !strcmp(names[i], f);
-        if (seen) continue;
-        if (n == MAX_SHARDS) {
-            cJSON_Delete(root);
-            return zb_fail(err, ZB_ERR_INVALID, "%s: more than %d shards", path, MAX_SHARDS);
-        }
-        names[n++] = f;
-    }
-    m->files = calloc(n ? (size_t)n : 1, sizeof *m->files);
-    if (!m->files) {
-        cJSON_Delete(root);
-        return zb_fail(err, ZB_ERR_OOM, "out of memory");
-    }
-    for (int i = 0; i < n && s == ZB_OK; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    if (s != ZB_OK) return s;
+    m->files = calloc((size_t)ix.n_shards, sizeof *m->files);
+    if (!m->files) s = zb_fail(err, ZB_ERR_OOM, "out of memory");
+    for (int i = 0; i < ix.n_shards && s == ZB_OK; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, ix.shards[i]);
         s = st_open(&m->files[i], path, err);
         if (s == ZB_OK) m->n_files++;
     }
     /* every tensor the index names must be where it says */
-    for (const cJSON *e = map->child; e && s == ZB_OK; e = e->next) {
-        int found = 0;
-        for (int i = 0; i < m->n_files && !found; i++)
-            found = !strcmp(zb_basename(m->files[i].path), e->valuestring) && st_find(&m->files[i], e->string);
-        if (!found)
-            s = zb_fail(err, ZB_ERR_INVALID, "%s: index places '%.80s' in %s, which lacks it", dir, e->string,
-                        e->valuestring);
+    for (int i = 0; i < ix.n_entries && s == ZB_OK; i++) {
+        const zb_shard_entry *e = &ix.entries[i];
+        if (!st_find(&m->files[e->shard], e->tensor))
+            s = zb_fail(err, ZB_ERR_INVALID, "%s: index places '%.80s' in %s, which lacks it", dir, e->tensor,
+                        ix.shards[e->shard]);
     }
-    cJSON_Delete(root);
+    zb_shard_index_free(&ix);
     return s;
 }
 

@@ -1,7 +1,9 @@
 /* zbench run: the sweep. Every combination of plugin x model x batch x seq
  * x gen x depth is one run, recorded in SQLite as it starts and completed
- * when it ends; runs sharing a plugin and model reuse the loaded weights. */
+ * when it ends; runs sharing a plugin and model reuse the loaded weights,
+ * unless each runs isolated in its own process (bench/isolate.h). */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "calibrate.h"
 #include "commands.h"
 #include "env_info.h"
+#include "isolate.h"
 #include "model.h"
 #include "options.h"
 #include "output.h"
@@ -43,6 +46,11 @@ typedef struct sweep {
     int total, index;
     int not_ok, interrupted;
     int tty;
+    /* isolation (bench/isolate.h): the parent's arguments for its children,
+     * or, in a child, the one configuration it runs */
+    int isolate, db_lost, child_interrupted, argc;
+    char **argv;
+    zb_child_spec child;
 } sweep;
 
 static zb_dtype pick_dtype(const zb_plugin_api *api, int requested)
@@ -191,17 +199,18 @@ static const char *status_of(zb_status st)
     return st == ZB_ERR_OOM ? "oom" : "failed";
 }
 
-static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot *slot, const zb_workload *w)
+static void run_label(char *buf, size_t n, const target *t, const zb_model *m, const zb_workload *w)
+{
+    snprintf(buf, n, "%s %s b=%d seq=%d gen=%d%s", t->plugin.api->name, m->desc.name, w->batch, w->seq, w->gen,
+             w->depth ? " +depth" : "");
+}
+
+/* Everything that identifies a run, for its row. */
+static zb_run_info run_info_of(const sweep *sw, const target *t, const zb_model *m, const zb_workload *w)
 {
     const zb_run_opts *o = sw->o;
     const zb_plugin_api *api = t->plugin.api;
     const int64_t capacity = (int64_t)w->depth + w->seq + w->gen;
-    char label[256];
-    snprintf(label, sizeof label, "%s %s b=%d seq=%d gen=%d%s", api->name, m->desc.name, w->batch, w->seq, w->gen,
-             w->depth ? " +depth" : "");
-    sw->index++;
-    progress_line(sw, "[%d/%d] %s: %s\n", label, "starting");
-
     zb_run_info info = {
         .sweep_id = sw->sweep_id, .tag = o->tag, .command_line = sw->cmdline,
         .plugin = api->name, .plugin_path = t->plugin.path, .plugin_abi = api->abi_version,
@@ -215,12 +224,41 @@ static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot 
         .gpu_memory_bytes = t->dev.is_gpu ? t->dev.memory_bytes : 0,
         .zbench_version = ZB_VERSION, .git_commit = ZB_GIT_COMMIT,
     };
+    return info;
+}
+
+/* The database refused a run's completion (a full disk, an I/O error, a
+ * lock held past the timeout): its rows are lost. Record at least that it
+ * failed and why, if one small write still goes through, and end the sweep,
+ * since later runs could not be recorded either. One line on stderr. */
+static void record_lost(sweep *sw, int64_t id, const zb_error *why, char *reason, size_t n)
+{
+    snprintf(reason, n, "results not recorded: %s", why->msg);
+    zb_error e = {{0}};
+    const int kept = zb_db_run_fail(sw->db, id, reason, &e) == ZB_OK;
+    fprintf(stderr, "zbench: %s; run %lld %s, sweep stopped\n", why->msg, (long long)id,
+            kept ? "recorded failed" : "left 'running'");
+    sw->interrupted = sw->db_lost = 1;
+}
+
+static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot *slot, const zb_workload *w)
+{
+    const zb_run_opts *o = sw->o;
+    const zb_plugin_api *api = t->plugin.api;
+    const int64_t capacity = (int64_t)w->depth + w->seq + w->gen;
+    char label[256];
+    run_label(label, sizeof label, t, m, w);
+    sw->index++;
+    if (sw->child.index && sw->index != sw->child.index) return; /* an isolated child runs one configuration */
+    progress_line(sw, "[%d/%d] %s: %s\n", label, "starting");
+
+    const zb_run_info info = run_info_of(sw, t, m, w);
     zb_error err = {{0}};
-    int64_t id = -1;
-    if (zb_db_run_begin(sw->db, &info, &id, &err) != ZB_OK) {
+    int64_t id = sw->child.run_id; /* a child completes the row its parent inserted */
+    if (!sw->child.index && zb_db_run_begin(sw->db, &info, &id, &err) != ZB_OK) {
         fprintf(stderr, "zbench: %s\n", err.msg);
         sw->not_ok++;
-        sw->interrupted = 1; /* a database that stops accepting runs ends the sweep */
+        sw->interrupted = sw->db_lost = 1; /* a database that stops accepting runs ends the sweep */
         return;
     }
 
@@ -234,7 +272,7 @@ static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot 
     zb_memory_row mrows[8];
     zb_stat stats[32];
     int n_mem = 0, n_stats = 0;
-    char errtext[sizeof err.msg] = "";
+    char errtext[sizeof err.msg] = "", lost[sizeof err.msg + 32];
 
     zb_status st = open_session(t, m, slot, w->batch, capacity, o->nvtx, &err);
     if (st == ZB_OK) {
@@ -298,8 +336,9 @@ static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot 
     zb_error dberr = {{0}};
     if (zb_db_run_end(sw->db, id, rep.status, rep.error, results, n_res, r.samples, r.n_samples, stats, n_stats, mrows,
                       n_mem, &dberr) != ZB_OK) {
-        fprintf(stderr, "zbench: %s\n", dberr.msg);
-        sw->interrupted = 1;
+        record_lost(sw, id, &dberr, lost, sizeof lost);
+        rep.status = "failed";
+        rep.error = lost;
     }
     free(results);
     if (strcmp(rep.status, "ok") != 0) sw->not_ok++;
@@ -307,6 +346,81 @@ static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot 
     progress_line(sw, "[%d/%d] %s: %s\n", label, rep.error ? rep.error : "done");
     zb_output_run(&sw->out, &rep);
     zb_workload_result_free(&r);
+}
+
+/* One configuration in a child process (bench/isolate.h): the row is
+ * inserted here, the child runs and completes it; if the child dies
+ * instead, the row says how. */
+static void run_isolated(sweep *sw, const target *t, const zb_model *m, const zb_workload *w)
+{
+    char label[256], why[160];
+    run_label(label, sizeof label, t, m, w);
+    sw->index++;
+    const zb_run_info info = run_info_of(sw, t, m, w);
+    zb_error err = {{0}};
+    int64_t id = -1;
+    if (zb_db_run_begin(sw->db, &info, &id, &err) != ZB_OK) {
+        fprintf(stderr, "zbench: %s\n", err.msg);
+        sw->not_ok++;
+        sw->interrupted = sw->db_lost = 1;
+        return;
+    }
+    const zb_child_spec spec = {sw->index, id, sw->out.rows};
+    zb_child_outcome oc;
+    const char *status = "failed";
+    int quietly = 0; /* an outcome that needs no warning if the child recorded the run */
+    if (zb_isolate_run(sw->argc, sw->argv, &spec, &oc, &err) != ZB_OK) {
+        snprintf(why, sizeof why, "%.150s", err.msg);
+    } else if (oc.exited && oc.code >= ZB_CHILD_DONE && oc.code < ZB_CHILD_DONE + 8) {
+        /* it ran: the row below is complete, printed, and counted here */
+        const int bits = oc.code - ZB_CHILD_DONE;
+        sw->out.flagged |= (bits & ZB_CHILD_FLAGGED) != 0;
+        if (bits & ZB_CHILD_DB_LOST) { /* it said why; the database takes nothing more */
+            sw->out.rows++;
+            sw->not_ok++;
+            sw->interrupted = sw->db_lost = 1;
+            return;
+        }
+        snprintf(why, sizeof why, "its process ended without recording the run");
+        quietly = 1;
+    } else if (oc.exited && oc.code == 130) {
+        /* interrupted; normally recorded so, unless before the run began */
+        status = "interrupted";
+        snprintf(why, sizeof why, "interrupted by signal");
+        sw->interrupted = sw->child_interrupted = quietly = 1;
+    } else if (oc.exited) {
+        snprintf(why, sizeof why, "its process exited with status %d before recording the run", oc.code);
+    } else {
+        char sig[96];
+        zb_describe_signal(oc.signal, sig, sizeof sig);
+        /* our own SIGINT, passed on, may kill a child still starting up */
+        const int ours = zb_interrupted() && (oc.signal == SIGINT || oc.signal == SIGTERM);
+        status = ours ? "interrupted" : "crashed";
+        snprintf(why, sizeof why, "%s %s", ours ? "interrupted by" : "killed by", sig);
+        sw->interrupted |= ours;
+    }
+    /* a row the child completed stands (it also printed it) */
+    char now[32] = "";
+    zb_error e = {{0}};
+    if (zb_db_run_status(sw->db, id, now, sizeof now, &e) == ZB_OK && strcmp(now, "running") != 0) {
+        if (!quietly)
+            fprintf(stderr, "zbench: run %lld (%s) %s after recording its result\n", (long long)id, label, why);
+        sw->out.rows++;
+        if (strcmp(now, "ok") != 0) sw->not_ok++;
+        return;
+    }
+    if (zb_db_run_end(sw->db, id, status, why, NULL, 0, NULL, 0, NULL, 0, NULL, 0, &e) != ZB_OK) {
+        fprintf(stderr, "zbench: %s\n", e.msg);
+        sw->interrupted = sw->db_lost = 1;
+    }
+    sw->not_ok++;
+    progress_line(sw, "[%d/%d] %s: %s\n", label, why);
+    zb_run_report rep = {
+        .run_id = id, .plugin = info.plugin, .model = info.model, .layout = info.layout, .dtype = info.dtype,
+        .device = t->dev.name, .batch = w->batch, .seq = w->seq, .gen = w->gen, .depth = w->depth,
+        .status = status, .error = why, .prefill_floor_ms = -1, .decode_floor_ms = -1,
+    };
+    zb_output_run(&sw->out, &rep);
 }
 
 /* ----------------------------------------------------------- the sweep */
@@ -341,7 +455,7 @@ static int load_targets(const zb_run_opts *o, target *targets, int *n, zb_error 
     return 1;
 }
 
-static int validate(const zb_run_opts *o, const target *targets, int nt, const zb_model *models, int nm,
+static int validate(const zb_run_opts *o, const target *targets, int nt, const zb_model *models, int nm, int quiet,
                     zb_error *err)
 {
     for (int i = 0; i < nt; i++)
@@ -365,7 +479,7 @@ static int validate(const zb_run_opts *o, const target *targets, int nt, const z
                 }
                 if (cap > longest) longest = cap;
             }
-    for (int i = 0; i < nm && !o->quiet; i++)
+    for (int i = 0; i < nm && !quiet; i++)
         if (models[i].desc.layout == ZB_LAYOUT_TRANSFORMER && longest > models[i].desc.max_positions)
             fprintf(stderr, "zbench: note: %s: %lld tokens exceed max_position_embeddings %d (RoPE extrapolates)\n",
                     models[i].desc.name, (long long)longest, models[i].desc.max_positions);
@@ -380,7 +494,9 @@ int zb_cmd_run(int argc, char **argv)
     /* first thing: a signal during set-up must not be lost (a shell may have
      * started us with SIGINT ignored) */
     zb_signals_install();
-    if (zb_parse_run_opts(argc, argv, &o, &help, &err) != ZB_OK) {
+    zb_child_spec child;
+    if (zb_isolate_take_child_args(&argc, argv, &child, &err) != ZB_OK ||
+        zb_parse_run_opts(argc, argv, &o, &help, &err) != ZB_OK) {
         fprintf(stderr, "zbench: %s\n", err.msg);
         return 2;
     }
@@ -403,7 +519,8 @@ int zb_cmd_run(int argc, char **argv)
             nm = i + 1;
         }
     }
-    if (!validate(&o, targets, nt, models, nm, &err)) goto fail;
+    /* an isolated child leaves the notes to its parent, which gave them once */
+    if (!validate(&o, targets, nt, models, nm, o.quiet || child.index, &err)) goto fail;
     if (zb_db_open(o.db_path, &db, &err) != ZB_OK) goto fail;
 
     sweep sw = {0};
@@ -414,14 +531,18 @@ int zb_cmd_run(int argc, char **argv)
     zb_sweep_id(sw.sweep_id, sizeof sw.sweep_id);
     zb_command_line(argc, argv, sw.cmdline, sizeof sw.cmdline);
     sw.total = nt * nm * o.batches.n * o.seqs.n * o.gens.n * o.depths.n;
+    sw.child = child;
+    sw.argc = argc, sw.argv = argv;
+    sw.isolate = !child.index && (o.isolate > 0 || (o.isolate < 0 && sw.total > 1));
     for (int i = 0; i < nt; i++) {
         zb_error e = {{0}};
         targets[i].have_ceil = zb_ceilings_for(db, targets[i].plugin.api, &targets[i].dev, sw.env.host,
                                                &targets[i].ceil, &e) == ZB_OK;
-        if (!targets[i].have_ceil && !o.quiet)
+        if (!targets[i].have_ceil && !o.quiet && !child.index)
             fprintf(stderr, "zbench: warning: no ceilings for %s, floors omitted: %s\n", targets[i].dev.name, e.msg);
     }
-    zb_output_begin(&sw.out, stdout, o.output);
+    if (child.index) sw.out = (zb_output){stdout, o.output, child.rows, 0}; /* the parent's table goes on */
+    else zb_output_begin(&sw.out, stdout, o.output);
     for (int i = 0; i < nt && !sw.interrupted; i++)
         for (int j = 0; j < nm && !sw.interrupted; j++) {
             session_slot slot = {NULL};
@@ -429,7 +550,7 @@ int zb_cmd_run(int argc, char **argv)
                 for (int s = 0; s < o.seqs.n && !sw.interrupted; s++)
                     for (int g = 0; g < o.gens.n && !sw.interrupted; g++)
                         for (int d = 0; d < o.depths.n && !sw.interrupted; d++) {
-                            if (sw.index > 0 && o.delay_s > 0) {
+                            if (sw.index > 0 && o.delay_s > 0 && !child.index) {
                                 struct timespec ts = {(time_t)o.delay_s,
                                                       (long)((o.delay_s - (double)(time_t)o.delay_s) * 1e9)};
                                 nanosleep(&ts, NULL);
@@ -440,12 +561,19 @@ int zb_cmd_run(int argc, char **argv)
                             }
                             zb_workload w = {(int)o.batches.v[b], (int)o.seqs.v[s], (int)o.gens.v[g],
                                              (int)o.depths.v[d], o.reps, o.warmup, o.seed};
-                            run_one(&sw, &targets[i], &models[j], &slot, &w);
+                            if (sw.isolate) run_isolated(&sw, &targets[i], &models[j], &w);
+                            else run_one(&sw, &targets[i], &models[j], &slot, &w);
                         }
             if (slot.s) targets[i].plugin.api->destroy(slot.s);
         }
-    zb_output_end(&sw.out);
-    rc = zb_interrupted() ? 130 : sw.interrupted || sw.not_ok ? 1 : 0;
+    if (child.index)
+        rc = zb_interrupted() ? 130
+                              : ZB_CHILD_DONE | (sw.not_ok ? ZB_CHILD_NOT_OK : 0) | (sw.db_lost ? ZB_CHILD_DB_LOST : 0) |
+                                    (sw.out.flagged ? ZB_CHILD_FLAGGED : 0);
+    else {
+        zb_output_end(&sw.out);
+        rc = zb_interrupted() || sw.child_interrupted ? 130 : sw.interrupted || sw.not_ok ? 1 : 0;
+    }
     goto done;
 fail:
     fprintf(stderr, "zbench: %s\n", err.msg);

@@ -11,8 +11,8 @@ mode=${1:-run}
 CC=${CC:-gcc}
 missing=""
 
-need_lib() { # header, link flag, package
-    if ! printf '#include <%s>\nint main(void){return 0;}\n' "$1" |
+need_lib() { # header, link flag, package[, headers it needs first]
+    if ! printf '%b#include <%s>\nint main(void){return 0;}\n' "${4:-}" "$1" |
         "$CC" -x c - -o /dev/null "$2" >/dev/null 2>&1; then
         missing="$missing $3"
     fi
@@ -31,8 +31,17 @@ need_cmd git git
 # zbench report draws its charts with gnuplot (the SVG terminal: -nox is enough)
 need_cmd gnuplot gnuplot-nox
 if [ "$mode" = test ]; then
-    command -v "$CC" >/dev/null 2>&1 && need_lib cmocka.h -lcmocka libcmocka-dev
+    command -v "$CC" >/dev/null 2>&1 && need_lib cmocka.h -lcmocka libcmocka-dev \
+        '#include <stdarg.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <setjmp.h>\n'
     need_cmd valgrind valgrind
+    # the fuzz targets: clang with libFuzzer, whose runtime Debian ships
+    # apart from the compiler
+    if ! command -v clang >/dev/null 2>&1; then
+        missing="$missing clang libclang-rt-dev"
+    elif ! printf '#include <stddef.h>\nint LLVMFuzzerTestOneInput(const char *d, size_t n){(void)d;(void)n;return 0;}\n' |
+        clang -x c - -fsanitize=fuzzer,address,undefined -o /dev/null >/dev/null 2>&1; then
+        missing="$missing libclang-rt-dev"
+    fi
     need_cmd sqlite3 sqlite3
 fi
 

@@ -126,6 +126,8 @@ void zb_run_usage(FILE *f)
             "  --delay S            seconds to pause between runs\n"
             "  --nvtx on|off        NVTX ranges in the plugins (default on)\n"
             "  --quiet              no progress on stderr\n"
+            "  --isolate, --no-isolate  each run in its own process, so a plugin crash loses\n"
+            "                       only that run (default: isolated when the sweep has 2+ runs)\n"
             "Lists: 512,1024  512-16384*2 (multiply)  1024-8192+1024 (step).\n");
 }
 
@@ -150,6 +152,7 @@ zb_status zb_parse_run_opts(int argc, char **argv, zb_run_opts *o, int *help, zb
     o->tag = "";
     o->nvtx = 1;
     o->dtype = -1;
+    o->isolate = -1;
     o->seqs.n = o->gens.n = o->batches.n = o->depths.n = 1;
     o->seqs.v[0] = 512;
     o->gens.v[0] = 128;
@@ -165,6 +168,7 @@ zb_status zb_parse_run_opts(int argc, char **argv, zb_run_opts *o, int *help, zb
         {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
         {"delay", required_argument, 0, 'y'},  {"nvtx", required_argument, 0, 'N'},
         {"dtype", required_argument, 0, 'T'},  {"help", no_argument, 0, 'h'},
+        {"isolate", no_argument, 0, 'I'},      {"no-isolate", no_argument, 0, 'i'},
         {0, 0, 0, 0},
     };
     optind = 1;
@@ -218,6 +222,8 @@ zb_status zb_parse_run_opts(int argc, char **argv, zb_run_opts *o, int *help, zb
             else if (!strcmp(optarg, "bf16")) o->dtype = ZB_DTYPE_BF16;
             else st = zb_fail(err, ZB_ERR_INVALID, "--dtype: '%s' is not f32 or bf16", optarg);
             break;
+        case 'I': o->isolate = 1; break;
+        case 'i': o->isolate = 0; break;
         case 'h': *help = 1; return ZB_OK;
         case ':': st = zb_fail(err, ZB_ERR_INVALID, "option '%s' needs a value", argv[optind - 1]); break;
         default: st = zb_fail(err, ZB_ERR_INVALID, "unknown option '%s' (try zbench --help)", argv[optind - 1]); break;

@@ -35,6 +35,7 @@ typedef struct zb_run_opts {
     double delay_s;
     int nvtx;
     int dtype; /* -1: the plugin's best; else a zb_dtype */
+    int isolate; /* each run in a child process: -1 when the sweep has more than one run, else 0/1 */
     char *owned[16]; /* copies backing the name lists */
     int n_owned;
 } zb_run_opts;

@@ -165,6 +165,8 @@ static zb_status db_err(const zb_db *db, zb_error *err, const char *fmt, ...)
     const char *hint = "";
     if ((rc & 0xff) == SQLITE_READONLY) hint = " (the file or its directory is not writable)";
     if ((rc & 0xff) == SQLITE_CANTOPEN) hint = " (does the directory exist, and is it writable?)";
+    if ((rc & 0xff) == SQLITE_FULL) hint = " (no space left on the device)";
+    if ((rc & 0xff) == SQLITE_IOERR) hint = " (a full disk, a file size limit or a failing device)";
     return zb_fail(err, status_of_sqlite(rc), "%s: %s: %s%s", db->path, what, msg, hint);
 }
 
@@ -435,7 +437,19 @@ zb_status zb_db_open_timeout(const char *path, int busy_timeout_ms, zb_db **out,
 
 zb_status zb_db_open(const char *path, zb_db **out, zb_error *err)
 {
-    return zb_db_open_timeout(path, ZB_DB_BUSY_TIMEOUT_MS, out, err);
+    int ms = ZB_DB_BUSY_TIMEOUT_MS;
+    const char *env = getenv("ZBENCH_DB_BUSY_TIMEOUT_MS");
+    if (env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end || v < 0 || v > ZB_DB_BUSY_TIMEOUT_MAX_MS) {
+            *out = NULL;
+            return zb_fail(err, ZB_ERR_INVALID, "ZBENCH_DB_BUSY_TIMEOUT_MS: '%.40s' is not a number of milliseconds in 0..%d",
+                           env, ZB_DB_BUSY_TIMEOUT_MAX_MS);
+        }
+        ms = (int)v;
+    }
+    return zb_db_open_timeout(path, ms, out, err);
 }
 
 zb_status zb_db_set_busy_timeout(zb_db *db, int ms, zb_error *err)
@@ -737,6 +751,38 @@ zb_status zb_db_run_end(zb_db *db, int64_t run_id, const char *status, const cha
     if (s == ZB_OK) s = tx_commit(db, "committing the run", err);
     if (s != ZB_OK) tx_rollback(db, err);
     return s;
+}
+
+zb_status zb_db_run_status(zb_db *db, int64_t run_id, char *buf, size_t n, zb_error *err)
+{
+    if (n) buf[0] = '\0';
+    sqlite3_stmt *st;
+    zb_status s = prepare(db, "SELECT status FROM runs WHERE id = ?", &st, "preparing the status lookup", err);
+    if (s != ZB_OK) return s;
+    zb_binder b = binder(st);
+    bind_i64(&b, run_id);
+    s = bind_check(db, &b, "the run id", err);
+    int rc = s == ZB_OK ? sqlite3_step(st) : SQLITE_OK;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *status = sqlite3_column_text(st, 0);
+        snprintf(buf, n, "%s", status ? (const char *)status : "");
+    } else if (rc == SQLITE_DONE) {
+        s = zb_fail(err, ZB_ERR_INVALID, "%s: no run %lld", db->path, (long long)run_id);
+    } else if (s == ZB_OK) {
+        s = db_err(db, err, "looking run %lld up", (long long)run_id);
+    }
+    finalize(st);
+    return s;
+}
+
+zb_status zb_db_run_fail(zb_db *db, int64_t run_id, const char *reason, zb_error *err)
+{
+    /* A full disk usually fails in the WAL, which only grows until a
+     * checkpoint copies it into the main file. TRUNCATE copies it all and
+     * empties it, giving back its space for the one small write below.
+     * Best effort: it may itself fail, and the write is the test. */
+    (void)sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return zb_db_run_end(db, run_id, "failed", reason, NULL, 0, NULL, 0, NULL, 0, NULL, 0, err);
 }
 
 /* ----------------------------------------------------------------- devices */

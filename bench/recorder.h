@@ -19,6 +19,7 @@
 
 #define ZB_SCHEMA_VERSION 1
 #define ZB_DB_BUSY_TIMEOUT_MS 10000
+#define ZB_DB_BUSY_TIMEOUT_MAX_MS 3600000
 
 typedef struct zb_db zb_db;
 
@@ -87,7 +88,9 @@ typedef struct zb_device_calib {
 
 /* Opens (creating and migrating when needed) a database. A schema newer
  * than ZB_SCHEMA_VERSION, a read-only or unwritable file, or a lock held
- * past the busy timeout fail here with one line naming the file. */
+ * past the busy timeout fail here with one line naming the file. The busy
+ * timeout is ZB_DB_BUSY_TIMEOUT_MS, or the environment's
+ * ZBENCH_DB_BUSY_TIMEOUT_MS (0 to ZB_DB_BUSY_TIMEOUT_MAX_MS). */
 zb_status zb_db_open(const char *path, zb_db **out, zb_error *err);
 /* zb_db_open waiting at most busy_timeout_ms (>= 0) instead of
  * ZB_DB_BUSY_TIMEOUT_MS for another connection's lock: for tests, and for
@@ -106,6 +109,16 @@ zb_status zb_db_add_samples(zb_db *db, int64_t run_id, const zb_sample *s, int n
 zb_status zb_db_run_end(zb_db *db, int64_t run_id, const char *status, const char *error, const zb_result *results,
                         int n_results, const zb_sample *samples, int n_samples, const zb_stat *stats, int n_stats,
                         const zb_memory_row *memory, int n_memory, zb_error *err);
+
+/* The run's status (running, ok, failed, ...) into buf. */
+zb_status zb_db_run_status(zb_db *db, int64_t run_id, char *buf, size_t n, zb_error *err);
+
+/* After zb_db_run_end failed (a full disk, an I/O error, a lock held past
+ * the timeout): marks the run 'failed' with `reason` and none of its rows,
+ * if the database still takes that one small write (a full write-ahead log
+ * is checkpointed first, which frees its space). Otherwise the run stays
+ * 'running', visibly unfinished, and this returns the error. */
+zb_status zb_db_run_fail(zb_db *db, int64_t run_id, const char *reason, zb_error *err);
 
 zb_status zb_db_save_device(zb_db *db, const zb_device_calib *c, zb_error *err);
 /* The latest calibration of the named device; *found = 0 when none. Text

@@ -64,11 +64,18 @@ static int cmp_begin(const void *a, const void *b)
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end < y->end ? -1 : x->end > y->end);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((*(const st_tensor *const *)a)->name, (*(const st_tensor *const *)b)->name);
+}
+
 static void free_tensors(st_file *f)
 {
     for (int i = 0; i < f->n; i++) free(f->tensors[i].name);
     free(f->tensors);
+    free(f->by_name);
     f->tensors = NULL;
+    f->by_name = NULL;
     f->n = 0;
 }
 
@@ -179,25 +186,26 @@ zb_status st_parse(st_file *f, const uint8_t *buf, size_t size, const char *labe
         free_tensors(f);
         return st;
     }
-    /* names unique, byte ranges disjoint */
+    /* byte ranges disjoint, names unique; both checks sort, so a header
+     * with a million entries costs n log n, not n^2 */
+    f->by_name = malloc(sizeof *f->by_name * (f->n ? (size_t)f->n : 1));
     const st_tensor **order = malloc(sizeof *order * (f->n ? (size_t)f->n : 1));
-    if (!order) {
+    if (!order || !f->by_name) {
+        free(order);
         free_tensors(f);
         return zb_fail(err, ZB_ERR_OOM, "%s: out of memory", label);
     }
-    for (int i = 0; i < f->n; i++) order[i] = &f->tensors[i];
+    for (int i = 0; i < f->n; i++) order[i] = f->by_name[i] = &f->tensors[i];
     qsort(order, (size_t)f->n, sizeof *order, cmp_begin);
     for (int i = 1; i < f->n && st == ZB_OK; i++)
         if (order[i]->begin < order[i - 1]->end)
             st = zb_fail(err, ZB_ERR_INVALID, "%s: tensors '%s' and '%s' overlap", label, order[i - 1]->name,
                          order[i]->name);
     free(order);
-    for (int i = 0; i < f->n && st == ZB_OK; i++)
-        for (int j = i + 1; j < f->n; j++)
-            if (strcmp(f->tensors[i].name, f->tensors[j].name) == 0) {
-                st = zb_fail(err, ZB_ERR_INVALID, "%s: tensor '%s' appears twice", label, f->tensors[i].name);
-                break;
-            }
+    qsort(f->by_name, (size_t)f->n, sizeof *f->by_name, cmp_name);
+    for (int i = 1; i < f->n && st == ZB_OK; i++)
+        if (strcmp(f->by_name[i]->name, f->by_name[i - 1]->name) == 0)
+            st = zb_fail(err, ZB_ERR_INVALID, "%s: tensor '%s' appears twice", label, f->by_name[i]->name);
     if (st != ZB_OK) free_tensors(f);
     return st;
 }
@@ -245,7 +253,8 @@ void st_close(st_file *f)
 
 const st_tensor *st_find(const st_file *f, const char *name)
 {
-    for (int i = 0; i < f->n; i++)
-        if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
-    return NULL;
+    if (!f->by_name) return NULL;
+    const st_tensor key = {.name = (char *)name}, *k = &key;
+    const st_tensor **hit = bsearch(&k, f->by_name, (size_t)f->n, sizeof *f->by_name, cmp_name);
+    return hit ? *hit : NULL;
 }

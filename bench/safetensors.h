@@ -35,6 +35,7 @@ typedef struct st_file {
     size_t size;
     st_tensor *tensors;
     int n;
+    const st_tensor **by_name; /* the tensors sorted by name, for st_find */
 } st_file;
 
 /* Validates a buffer holding a whole safetensors file (the parser proper,

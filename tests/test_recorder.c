@@ -756,6 +756,71 @@ static void test_lock_held_past_timeout(void **state)
     zb_db_close(db);
 }
 
+/* A run whose completion the database refused is marked failed with the
+ * reason and none of its rows; a run already ended is left alone. */
+static void test_run_fail_and_status(void **state)
+{
+    fixture *f = *state;
+    zb_db *db = open_ok(f->db);
+    zb_error err = {{0}};
+    char status[32];
+    int64_t a = begin_ok(db, "lost", 1), b = begin_ok(db, "done", 2);
+    assert_int_equal(zb_db_run_status(db, a, status, sizeof status, &err), ZB_OK);
+    assert_string_equal(status, "running");
+    if (zb_db_run_fail(db, a, "results not recorded: disk full", &err) != ZB_OK) fail_msg("run_fail: %s", err.msg);
+    assert_int_equal(zb_db_run_status(db, a, status, sizeof status, &err), ZB_OK);
+    assert_string_equal(status, "failed");
+    if (zb_db_run_end(db, b, "ok", NULL, k_results, 3, NULL, 0, NULL, 0, NULL, 0, &err) != ZB_OK)
+        fail_msg("run_end: %s", err.msg);
+    assert_int_equal(zb_db_run_fail(db, b, "too late", &err), ZB_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "already ended"));
+    assert_int_equal(zb_db_run_status(db, 999, status, sizeof status, &err), ZB_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "no run 999"));
+    zb_db_close(db);
+
+    sqlite3 *h = raw_open(f->db);
+    char text[128];
+    assert_string_equal(q_text(text, sizeof text, h, "SELECT error FROM runs WHERE id = %lld", (long long)a),
+                        "results not recorded: disk full");
+    assert_int_equal(q_int(h, "SELECT count(*) FROM results WHERE run_id = %lld", (long long)a), 0);
+    assert_int_equal(q_type(h, "SELECT ended_at FROM runs WHERE id = %lld", (long long)a), SQLITE_TEXT);
+    assert_string_equal(q_text(text, sizeof text, h, "SELECT status FROM runs WHERE id = %lld", (long long)b), "ok");
+    assert_int_equal(q_int(h, "SELECT count(*) FROM results WHERE run_id = %lld", (long long)b), 3);
+    raw_close(h);
+}
+
+/* ZBENCH_DB_BUSY_TIMEOUT_MS replaces the 10 s default, and a bad value is
+ * refused naming the variable. */
+static void test_busy_timeout_from_environment(void **state)
+{
+    fixture *f = *state;
+    zb_db *db = open_ok(f->db);
+    zb_db_close(db);
+    zb_error err = {{0}};
+    sqlite3 *locker = raw_open(f->db);
+    raw_exec(locker, "BEGIN IMMEDIATE");
+    assert_int_equal(setenv("ZBENCH_DB_BUSY_TIMEOUT_MS", "120", 1), 0);
+    double t0 = now_ms();
+    assert_int_not_equal(zb_db_open(f->db, &db, &err), ZB_OK);
+    double waited = now_ms() - t0;
+    assert_null(db);
+    assert_non_null(strstr(err.msg, "120 ms"));
+    assert_true(waited >= 90.0 && waited < 5000.0);
+    const char *bad[] = {"-1", "12x", "3600001", "1e3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(setenv("ZBENCH_DB_BUSY_TIMEOUT_MS", bad[i], 1), 0);
+        assert_int_equal(zb_db_open(f->db, &db, &err), ZB_ERR_INVALID);
+        assert_null(db);
+        assert_non_null(strstr(err.msg, "ZBENCH_DB_BUSY_TIMEOUT_MS"));
+        assert_non_null(strstr(err.msg, bad[i]));
+    }
+    assert_int_equal(unsetenv("ZBENCH_DB_BUSY_TIMEOUT_MS"), 0);
+    raw_exec(locker, "ROLLBACK");
+    raw_close(locker);
+    db = open_ok(f->db);
+    zb_db_close(db);
+}
+
 /* ---------------------------------------------------------------- devices */
 
 static void test_devices(void **state)
@@ -871,6 +936,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_held_past_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_fail_and_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_timeout_from_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_doc_queries, setup, teardown),
     };

@@ -7,6 +7,7 @@
 
 #include "model.h"
 #include "safetensors.h"
+#include "shard_index.h"
 
 #define LABEL "mem.safetensors"
 
@@ -774,6 +775,42 @@ static void test_index_other_errors(void **state)
     expect_load_fails(ts->dir, "weight_map", NULL);
     tu_write_text(path, "{\"weight_map\":{\"model.norm.weight\":\"absent.safetensors\"}}");
     expect_load_fails(ts->dir, "absent.safetensors", "cannot open");
+    /* an empty map, a tensor listed twice, a second JSON document */
+    tu_write_text(path, "{\"weight_map\":{}}");
+    expect_load_fails(ts->dir, "lists no tensors", NULL);
+    tu_write_text(path, "{\"weight_map\":{\"a\":\"x.safetensors\",\"b\":\"x.safetensors\",\"a\":\"y.safetensors\"}}");
+    expect_load_fails(ts->dir, "'a' is listed twice", NULL);
+    tu_write_text(path, "{\"weight_map\":{\"a\":\"x.safetensors\"}} {}");
+    expect_load_fails(ts->dir, "bytes after the JSON object", NULL);
+}
+
+/* The index parser on its own: shards numbered once each, whatever order
+ * the map names them in, every entry pointing at its own. */
+static void test_index_parse(void **state)
+{
+    (void)state;
+    const char json[] = "{\"metadata\":{\"total_size\":3},\"weight_map\":{\"t0\":\"b.st\",\"t1\":\"a.st\","
+                        "\"t2\":\"b.st\",\"t3\":\"c.st\",\"t4\":\"a.st\"}}\n";
+    zb_shard_index ix;
+    zb_error err = {{0}};
+    /* not NUL-terminated where the length ends: a copy without the newline */
+    char *text = malloc(sizeof json - 2);
+    assert_non_null(text);
+    memcpy(text, json, sizeof json - 2);
+    if (zb_shard_index_parse(text, sizeof json - 2, "idx", &ix, &err) != ZB_OK) fail_msg("%s", err.msg);
+    free(text);
+    assert_int_equal(ix.n_entries, 5);
+    assert_int_equal(ix.n_shards, 3);
+    const char *want[5] = {"b.st", "a.st", "b.st", "c.st", "a.st"};
+    for (int i = 0; i < 5; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "t%d", i);
+        assert_string_equal(ix.entries[i].tensor, name);
+        assert_string_equal(ix.shards[ix.entries[i].shard], want[i]);
+    }
+    zb_shard_index_free(&ix);
+    assert_int_equal(ix.n_entries, 0);
+    assert_null(ix.shards);
 }
 
 /* A header whose length is odd puts every 2-byte tensor at an odd address;
@@ -853,6 +890,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sharded_checkpoint, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_index_wrong_shard, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_index_other_errors, tmp_setup, tmp_teardown),
+        cmocka_unit_test(test_index_parse),
         cmocka_unit_test_setup_teardown(test_unaligned_tensors_are_copied, tmp_setup, tmp_teardown),
         /* last: it trips a use-after-free in checkpoint.c (open_shards), which ASan aborts on */
         cmocka_unit_test_setup_teardown(test_index_rejects_paths, tmp_setup, tmp_teardown),

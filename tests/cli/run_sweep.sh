@@ -1,7 +1,8 @@
 #!/bin/sh
 # End-to-end tests of `zbench run` on cpu_ref: a tiny sweep read back from
-# SQLite, bad values, output formats, faults, SIGINT, SIGKILL and two
-# concurrent writers. Usage: run_sweep.sh BUILD_DIR
+# SQLite, bad values, output formats, faults (plugin errors, NaN logits, a
+# plugin that segfaults), SIGINT, SIGKILL and two concurrent writers, with
+# and without per-run isolation. Usage: run_sweep.sh BUILD_DIR
 set -u
 build=${1:-build}
 zb="$build/zbench"
@@ -74,14 +75,48 @@ rc=$?
 [ "$(q "$tmp/f.db" "select group_concat(status) from (select status from runs order by id)")" = "ok,oom" ] ||
     fail "oom not recorded"
 q "$tmp/f.db" "select error from runs where status='oom'" | grep -q "bytes needed" || fail "oom error lacks the bytes"
-ZB_FAKE_FAULT=error_at=3 $zb --plugin "$fake" --model zamba-tiny --seq 8 --gen 4,4 --reps 1 --warmup 0 --quiet \
-    --db "$tmp/g.db" >/dev/null
-[ "$(q "$tmp/g.db" "select count(*) from runs where status='failed' and error like '%injected failure%'")" -ge 1 ] ||
-    fail "plugin error not recorded as failed with its message"
-ZB_FAKE_FAULT=nan_at=4 $zb --plugin "$fake" --model zamba-tiny --seq 8 --gen 4 --reps 1 --warmup 0 --quiet \
-    --db "$tmp/n.db" >/dev/null
-[ "$(q "$tmp/n.db" "select count(*) from runs where status='failed' and error like '%non-finite%'")" = 1 ] ||
-    fail "NaN logits not recorded as a failed run"
+# a plugin error or NaN logits mid-run: that run failed with the plugin's
+# message, the next one runs; both isolated (the default for 2+ runs) and not
+statuses() { q "$1" "select group_concat(status) from (select status from runs order by id)"; }
+for mode in --isolate --no-isolate; do
+    rm -f "$tmp/g.db" "$tmp/n.db"
+    ZB_FAKE_FAULT=error_at=3 $zb --plugin "$fake" --model zamba-tiny --seq 8 --gen 4,2 --reps 1 --warmup 0 --quiet \
+        $mode --db "$tmp/g.db" >/dev/null
+    rc=$?
+    [ $rc = 1 ] || fail "$mode: a sweep with a failed run should exit 1, got $rc"
+    [ "$(statuses "$tmp/g.db")" = "failed,ok" ] || fail "$mode: plugin error: runs $(statuses "$tmp/g.db")"
+    q "$tmp/g.db" "select error from runs where id=1" | grep -q "injected failure at decode 3" ||
+        fail "$mode: plugin error not recorded with its message"
+    ZB_FAKE_FAULT=nan_at=2 $zb --plugin "$fake" --model zamba-tiny --seq 8 --gen 4,1 --reps 1 --warmup 0 --quiet \
+        $mode --db "$tmp/n.db" >/dev/null
+    [ "$(statuses "$tmp/n.db")" = "failed,ok" ] || fail "$mode: NaN logits: runs $(statuses "$tmp/n.db")"
+    [ "$(q "$tmp/n.db" "select count(*) from runs where status='failed' and error like '%non-finite%'")" = 1 ] ||
+        fail "$mode: NaN logits not recorded as a failed run"
+done
+
+# --- a plugin that segfaults -------------------------------------------------
+# Isolated: runs 1 and 3 kept, run 2 recorded crashed with its signal, all
+# three in the output (json stays one valid array across the processes).
+ZB_FAKE_FAULT=crash_at=5 $zb --plugin "$fake" --model zamba-tiny --seq 8 --gen 2,8,2 --reps 1 --warmup 0 --quiet \
+    --db "$tmp/s.db" --output json >"$tmp/s.json" 2>"$tmp/s.err"
+rc=$?
+[ $rc = 1 ] || fail "a sweep with a crashed run should exit 1, got $rc"
+[ "$(statuses "$tmp/s.db")" = "ok,crashed,ok" ] || fail "segfault: runs $(statuses "$tmp/s.db"), expected ok,crashed,ok"
+q "$tmp/s.db" "select error from runs where id=2" | grep -q "SIGSEGV" || fail "segfault: run 2 lacks the signal"
+[ "$(q "$tmp/s.db" "select count(distinct run_id) from results")" = 2 ] || fail "segfault: results of runs 1, 3 lost"
+[ "$(q "$tmp/s.db" "select count(*) from runs where ended_at is null")" = 0 ] || fail "segfault: a run not ended"
+[ "$(q "$tmp/s.db" "select json_valid(readfile('$tmp/s.json'))")" = 1 ] || fail "segfault: json output not valid"
+[ "$(q "$tmp/s.db" "select json_array_length(readfile('$tmp/s.json'))")" = 3 ] || fail "segfault: json lacks a run"
+[ "$(q "$tmp/s.db" "select json_extract(readfile('$tmp/s.json'), '\$[1].status')")" = crashed ] ||
+    fail "segfault: json row 2 not crashed"
+[ -s "$tmp/s.err" ] && fail "segfault: stderr should be quiet: $(cat "$tmp/s.err")"
+# the same in one process: the crash takes the sweep with it, run 1 stays
+# recorded, run 2 visibly unfinished (why isolation is the default)
+ZB_FAKE_FAULT=crash_at=5 $zb --plugin "$fake" --model zamba-tiny --seq 8 --gen 2,8,2 --reps 1 --warmup 0 --quiet \
+    --no-isolate --db "$tmp/s1.db" >/dev/null 2>&1
+rc=$?
+[ $rc = 139 ] || fail "unisolated segfault should die of SIGSEGV (139), got $rc"
+[ "$(statuses "$tmp/s1.db")" = "ok,running" ] || fail "unisolated segfault: runs $(statuses "$tmp/s1.db")"
 
 # --- SIGINT: the run is marked interrupted, exit 130 --------------------
 $zb --plugin cpu_ref --model zamba-tiny --seq 8 --gen 100000 --reps 1 --warmup 0 --quiet --db "$tmp/i.db" \
@@ -106,6 +141,36 @@ kill -KILL $pid
 wait $pid 2>/dev/null
 [ "$(q "$tmp/k.db" "pragma integrity_check")" = ok ] || fail "database damaged by kill -9"
 [ "$(q "$tmp/k.db" "select status from runs")" = running ] || fail "killed run should stay 'running'"
+
+# --- SIGINT and SIGKILL with isolation ---------------------------------------
+# the parent passes SIGINT on to the child running the configuration: the
+# run is recorded interrupted, no later run starts, exit 130
+$zb --plugin cpu_ref --model zamba-tiny --seq 8,9 --gen 100000 --reps 1 --warmup 0 --quiet --db "$tmp/ii.db" \
+    >/dev/null 2>&1 &
+pid=$!
+wait_running "$tmp/ii.db" || fail "isolated: the run never started"
+sleep 1
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc = 130 ] || fail "isolated: SIGINT should exit 130, got $rc"
+[ "$(statuses "$tmp/ii.db")" = interrupted ] || fail "isolated: runs after SIGINT: $(statuses "$tmp/ii.db")"
+[ "$(q "$tmp/ii.db" "select count(*) from samples")" -gt 0 ] || fail "isolated: samples of the interrupted run lost"
+# a parent killed outright: its child is told (SIGTERM) and records the run
+# interrupted rather than running on unwatched
+$zb --plugin cpu_ref --model zamba-tiny --seq 8,9 --gen 100000 --reps 1 --warmup 0 --quiet --db "$tmp/ik.db" \
+    >/dev/null 2>&1 &
+pid=$!
+wait_running "$tmp/ik.db" || fail "isolated: the run never started"
+sleep 0.5
+kill -KILL $pid
+wait $pid 2>/dev/null
+i=0
+while [ $i -lt 300 ] && [ "$(statuses "$tmp/ik.db")" = running ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+[ "$(statuses "$tmp/ik.db")" = interrupted ] || fail "isolated: child of a killed parent: $(statuses "$tmp/ik.db")"
 
 # --- two writers at once ------------------------------------------------
 $zb $tiny --model zamba-tiny --seq 4,8,12 --gen 2 --db "$tmp/c.db" >/dev/null &

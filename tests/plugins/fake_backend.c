@@ -2,9 +2,12 @@
  * plugin behaviour: deterministic finite logits, and faults on request.
  * ZB_FAKE_FAULT (read at create): "oom_above=N" fails create with ZB_ERR_OOM
  * when capacity > N; "error_at=K" fails the K-th decode call; "nan_at=K"
- * returns NaN logits at the K-th decode call; "crash_at=K" dereferences NULL
- * at the K-th decode call. */
+ * returns NaN logits at the K-th decode call; "crash_at=K" dies of SIGSEGV
+ * at the K-th decode call, as a plugin with a wild pointer would. The
+ * decode count starts again with every session, so with --reps 1 --warmup 0
+ * only the runs generating at least K tokens crash. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +90,11 @@ static zb_status decode(zb_session *s, const int32_t *t, float *logits, int32_t 
         return ZB_ERR_DEVICE;
     }
     if (s->decodes == s->fault_at && !strcmp(s->fault, "crash_at")) {
-        volatile int *null = NULL;
-        *null = 1;
+        /* A real wild store would be caught first, under ASan + UBSan, by
+         * the sanitizers, which report and exit(1) instead of dying of the
+         * signal. So: the default action back, and the signal itself. */
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
     }
     zb_status st = prefill(s, t, 1, NULL, next, tm, err);
     if (st == ZB_OK) fill(s, logits, NULL, s->decodes >= s->fault_at && s->fault_at > 0 && !strcmp(s->fault, "nan_at"));
