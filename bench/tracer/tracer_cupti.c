@@ -7,11 +7,11 @@
  *    to the sink there, then freed: memory stays bounded by the buffers
  *    in flight, whatever the run's length. CUPTI's dropped-record count is
  *    read at each completed buffer.
- *  - Callback API: at the entry of every runtime or driver call that
- *    launches work (kernels, copies, sets, graph launches; the set is
- *    built from CUPTI's callback names at start), a correlation note with
- *    the current phase and layer ids; graph node creation and cloning,
- *    for kernels replayed from CUDA graphs.
+ *  - Callback API, on while collecting: at the entry of every runtime or
+ *    driver call that launches work (kernels, copies, sets, graph
+ *    launches; the set is built from CUPTI's callback names at start), a
+ *    correlation note with the current phase and layer ids; always:
+ *    graph node creation and cloning, for kernels replayed from graphs.
  *
  * CUPTI's buffer callbacks carry no context: the active tracer is the one
  * process-wide pointer below, set by start and cleared by stop, which is
@@ -134,7 +134,10 @@ static void CUPTIAPI on_callback(void *userdata, CUpti_CallbackDomain domain, CU
     zb_tracer *t = userdata;
     if (domain == CUPTI_CB_DOMAIN_RUNTIME_API || domain == CUPTI_CB_DOMAIN_DRIVER_API) {
         const CUpti_CallbackData *cd = data;
-        if (cd->callbackSite == CUPTI_API_ENTER) zbt_core_note_launch(&t->core, cd->correlationId);
+        const int launch = domain == CUPTI_CB_DOMAIN_RUNTIME_API
+                               ? cbid < CUPTI_RUNTIME_TRACE_CBID_SIZE && t->launch_rt[cbid]
+                               : cbid < CUPTI_DRIVER_TRACE_CBID_SIZE && t->launch_drv[cbid];
+        if (launch && cd->callbackSite == CUPTI_API_ENTER) zbt_core_note_launch(&t->core, cd->correlationId);
     } else if (domain == CUPTI_CB_DOMAIN_RESOURCE &&
                (cbid == CUPTI_CBID_RESOURCE_GRAPHNODE_CREATED || cbid == CUPTI_CBID_RESOURCE_GRAPHNODE_CLONED)) {
         graph_note(t, cbid, data);
@@ -179,16 +182,15 @@ static int find_launch_calls(zb_tracer *t, char *msg, size_t len)
     return 0;
 }
 
-static int set_launch_callbacks(zb_tracer *t, uint32_t on, char *msg, size_t len)
+/* Whole domains rather than each launch call's callback: a call CUPTI
+ * would refuse to enable alone cannot then stop the trace; on_callback
+ * returns at once for the calls that launch nothing. */
+static int set_api_callbacks(zb_tracer *t, uint32_t on, char *msg, size_t len)
 {
-    CUptiResult r;
-    for (uint32_t id = 1; id < CUPTI_RUNTIME_TRACE_CBID_SIZE; id++)
-        if (t->launch_rt[id] &&
-            (r = cuptiEnableCallback(on, t->sub, CUPTI_CB_DOMAIN_RUNTIME_API, id)) != CUPTI_SUCCESS)
-            return fail(msg, len, "cuptiEnableCallback (runtime)", r);
-    for (uint32_t id = 1; id < CUPTI_DRIVER_TRACE_CBID_SIZE; id++)
-        if (t->launch_drv[id] && (r = cuptiEnableCallback(on, t->sub, CUPTI_CB_DOMAIN_DRIVER_API, id)) != CUPTI_SUCCESS)
-            return fail(msg, len, "cuptiEnableCallback (driver)", r);
+    CUptiResult r = cuptiEnableDomain(on, t->sub, CUPTI_CB_DOMAIN_RUNTIME_API);
+    if (r != CUPTI_SUCCESS) return fail(msg, len, "cuptiEnableDomain (runtime API)", r);
+    r = cuptiEnableDomain(on, t->sub, CUPTI_CB_DOMAIN_DRIVER_API);
+    if (r != CUPTI_SUCCESS) return fail(msg, len, "cuptiEnableDomain (driver API)", r);
     return 0;
 }
 
@@ -199,12 +201,12 @@ static int tracer_enable(zb_tracer *t, int on, char *msg, size_t len)
     CUptiResult r;
     /* notes before records when switching on, records off first when
      * switching off: no kernel is recorded without its note */
-    if (on && set_launch_callbacks(t, 1, msg, len) != 0) return -1;
+    if (on && set_api_callbacks(t, 1, msg, len) != 0) return -1;
     for (size_t i = 0; i < N_KINDS; i++) {
         r = on ? cuptiActivityEnable(k_kinds[i]) : cuptiActivityDisable(k_kinds[i]);
         if (r != CUPTI_SUCCESS) return fail(msg, len, on ? "cuptiActivityEnable" : "cuptiActivityDisable", r);
     }
-    if (!on && set_launch_callbacks(t, 0, msg, len) != 0) return -1;
+    if (!on && set_api_callbacks(t, 0, msg, len) != 0) return -1;
     t->collecting = on;
     return 0;
 }
