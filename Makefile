@@ -11,6 +11,7 @@
 #   make test-gpu     GPU tests (each skips, saying so, without a GPU)
 #   make sanitize-gpu GPU tests and verify under compute-sanitizer's four tools
 #   make bench-kernels  per-kernel timings against the roofline
+#   make test-trace   the traced tiny run on the GPU (tests/gpu/trace_check.sh)
 
 BUILD     ?= build
 CC        ?= gcc
@@ -47,6 +48,18 @@ REPLAY_BIN    := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
 
 PLUGINS := $(BUILD)/plugins/libzb_cpu_ref.so
 
+# CUPTI (the tracer behind --trace): its headers decide whether the tracer's
+# unit test builds; the tracer itself also needs nvcc (the CUDA plugins)
+CUPTI_H      := $(firstword $(wildcard $(CUDA_HOME)/include/cupti.h $(CUDA_HOME)/extras/CUPTI/include/cupti.h))
+CUPTI_INCDIR := $(patsubst %/cupti.h,%,$(CUPTI_H))
+CUPTI_LIBDIR := $(patsubst %/,%,$(dir $(firstword $(wildcard $(CUDA_HOME)/lib64/libcupti.so \
+                $(CUDA_HOME)/extras/CUPTI/lib64/libcupti.so))))
+TRACER_SRC   := $(wildcard bench/tracer/*.c)
+TRACER_OBJ   := $(TRACER_SRC:%.c=$(BUILD)/pic/%.o)
+TRACER_CORE  := bench/tracer/tracer_core.c bench/tracer/tracer_records.c
+TRACER       :=
+TRACER_TEST  := $(if $(CUPTI_H),$(BUILD)/tests/test_tracer)
+
 # ------------------------------------------------------------------- CUDA
 ifneq ($(NVCC),)
 CUDA_ARCH   ?= -gencode=arch=compute_90,code=sm_90
@@ -62,13 +75,14 @@ GPU_TEST_BIN := $(GPU_TEST_SRC:tests/gpu/%.cu=$(BUILD)/tests/gpu/%)
 CUDA_PLUGIN_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/cuda_*/entry.c))))
 PLUGINS     += $(CUDA_PLUGIN_NAMES:%=$(BUILD)/plugins/libzb_%.so)
 ZB_CFLAGS   += -DZB_HAVE_CUDA_HEADERS -isystem $(CUDA_HOME)/include -Ikernels
+TRACER      := $(if $(and $(CUPTI_H),$(CUPTI_LIBDIR)),$(BUILD)/libzb_tracer.so)
 endif
 
-.PHONY: all run test test-unit test-cli test-asan test-valgrind test-fuzz fuzz test-gpu sanitize-gpu bench-kernels \
-        clean deps deps-test
+.PHONY: all run test test-unit test-cli test-asan test-valgrind test-fuzz fuzz test-gpu sanitize-gpu test-trace \
+        bench-kernels clean deps deps-test
 # keep every object: the CUDA plugins' objects are otherwise deleted as intermediates
 .SECONDARY:
-all: $(BUILD)/zbench $(PLUGINS)
+all: $(BUILD)/zbench $(PLUGINS) $(TRACER)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,6 +98,17 @@ $(BUILD)/zbench: $(BENCH_OBJ) $(REPORT_OBJ)
 $(BUILD)/plugins/libzb_cpu_ref.so: $(BUILD)/pic/plugins/cpu_ref/cpu_ref.o $(REF_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -shared $^ -o $@ -lm
+
+# the CUPTI tracer: dlopened by zbench for --trace, so zbench itself never
+# links CUPTI (and runs where there is no CUDA)
+$(TRACER_OBJ): ZB_CFLAGS += -isystem $(CUPTI_INCDIR)
+$(BUILD)/libzb_tracer.so: $(TRACER_OBJ)
+	$(CC) $(CFLAGS) $(SAN) -shared $^ -o $@ -L$(CUPTI_LIBDIR) -Wl,-rpath,$(CUPTI_LIBDIR) -lcupti -lstdc++ -lpthread
+
+# the tracer's CUPTI-free core and record decoding, without a GPU
+$(BUILD)/tests/test_tracer: tests/tracer/test_tracer.c $(TRACER_CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ZB_CFLAGS) -isystem $(CUPTI_INCDIR) -Ibench/tracer $(CFLAGS) -Itests $^ -o $@ -lcmocka -lstdc++ -lpthread
 
 ifneq ($(NVCC),)
 $(BUILD)/cuda/%.o: %.cu
@@ -104,10 +129,13 @@ test-gpu: all $(GPU_TEST_BIN)
 sanitize-gpu: all $(GPU_TEST_BIN)
 	@tests/sanitize_gpu.sh $(BUILD)
 
+test-trace: all
+	@sh tests/gpu/trace_check.sh $(BUILD)
+
 bench-kernels: $(GPU_TEST_BIN)
 	@for t in $(GPU_TEST_BIN); do $$t --bench || exit 1; done
 else
-test-gpu sanitize-gpu bench-kernels:
+test-gpu sanitize-gpu bench-kernels test-trace:
 	@echo "SKIP $@: no nvcc on this machine, CUDA code was not built"
 endif
 
@@ -115,6 +143,11 @@ endif
 $(BUILD)/tests/%: tests/%.c $(BENCH_LIB_OBJ) $(REPORT_OBJ) $(REF_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ZB_CFLAGS) $(CFLAGS) -Itests $^ -o $@ $(LDLIBS) $(TEST_LIBS)
+
+# the trace tests drive the tracer's CUPTI-free core as a stand-in for CUPTI
+$(BUILD)/tests/test_trace: tests/test_trace.c bench/tracer/tracer_core.c $(BENCH_LIB_OBJ) $(REF_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ZB_CFLAGS) $(CFLAGS) -Itests -Ibench/tracer $^ -o $@ $(LDLIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/plugins/libzb_%.so: tests/plugins/%.c
 	@mkdir -p $(dir $@)
@@ -126,7 +159,7 @@ $(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BENCH_LI
 	$(CC) $(ZB_CFLAGS) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # GPU test binaries are compiled (not run) here, so CI catches their breakage
-test-unit: all $(TEST_BIN) $(TEST_PLUGINS) $(REPLAY_BIN) $(GPU_TEST_BIN)
+test-unit: all $(TEST_BIN) $(TEST_PLUGINS) $(REPLAY_BIN) $(GPU_TEST_BIN) $(TRACER_TEST)
 	@tests/run_tests.sh $(BUILD)
 
 test-asan:

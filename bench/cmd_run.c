@@ -22,6 +22,8 @@
 #include "recorder.h"
 #include "signals.h"
 #include "stats.h"
+#include "trace_run.h"
+#include "trace_summary.h"
 #include "workload.h"
 #include "zb_util.h"
 #include "zb_version.h"
@@ -51,6 +53,9 @@ typedef struct sweep {
     int isolate, db_lost, child_interrupted, argc;
     char **argv;
     zb_child_spec child;
+    zb_trace_run tr;                /* NVTX ranges, --trace, --profile-steps */
+    zb_trace_summary_run *traced;   /* the runs to summarise at the end */
+    int n_traced, cap_traced;
 } sweep;
 
 static zb_dtype pick_dtype(const zb_plugin_api *api, int requested)
@@ -241,13 +246,63 @@ static void record_lost(sweep *sw, int64_t id, const zb_error *why, char *reason
     sw->interrupted = sw->db_lost = 1;
 }
 
-static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot *slot, const zb_workload *w)
+/* How a run is traced (--trace); requested = 0: no trace row at all. */
+typedef struct run_trace {
+    int requested;
+    int traced;           /* CUPTI records it */
+    int baseline;         /* the untraced twin of --trace-overhead */
+    const char *why;      /* untraced: why */
+    int64_t baseline_id;  /* the twin of this traced run; <= 0: none */
+    double baseline_prefill_ms, baseline_decode_ms;
+} run_trace;
+
+/* What the caller of run_one learns: the twin's medians. */
+typedef struct run_outcome {
+    int64_t id;
+    int ok;
+    double prefill_ms, decode_ms; /* medians; < 0 unknown */
+} run_outcome;
+
+static void keep_traced(sweep *sw, int64_t id, const char *label, double step_bytes)
+{
+    if (sw->n_traced == sw->cap_traced) {
+        int cap = sw->cap_traced ? 2 * sw->cap_traced : 16;
+        zb_trace_summary_run *v = realloc(sw->traced, (size_t)cap * sizeof *v);
+        if (!v) {
+            fprintf(stderr, "zbench: out of memory: run %lld is left out of the trace summaries\n", (long long)id);
+            return;
+        }
+        sw->traced = v, sw->cap_traced = cap;
+    }
+    zb_trace_summary_run *r = &sw->traced[sw->n_traced++];
+    r->run_id = id;
+    snprintf(r->label, sizeof r->label, "%s", label);
+    r->decode_step_bytes = step_bytes;
+}
+
+/* Losses in a trace are said when they happen, never only stored. */
+static void warn_trace_losses(int64_t id, const zb_trace_info *ti)
+{
+    if (ti->dropped || ti->lost || ti->unattributed)
+        fprintf(stderr,
+                "zbench: --trace: run %lld: %lld records dropped (CUPTI buffers full), %lld lost (not stored),"
+                " %lld without phase and layer\n",
+                (long long)id, (long long)ti->dropped, (long long)ti->lost, (long long)ti->unattributed);
+    if (ti->note) fprintf(stderr, "zbench: --trace: run %lld: %s\n", (long long)id, ti->note);
+}
+
+static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot *slot, const zb_workload *w,
+                    const run_trace *rt, run_outcome *out)
 {
     const zb_run_opts *o = sw->o;
     const zb_plugin_api *api = t->plugin.api;
     const int64_t capacity = (int64_t)w->depth + w->seq + w->gen;
     char label[256];
     run_label(label, sizeof label, t, m, w);
+    if (rt->baseline || rt->traced)
+        snprintf(label + strlen(label), sizeof label - strlen(label), "%s",
+                 rt->baseline ? " (untraced twin)" : " (traced)");
+    out->id = -1, out->ok = 0, out->prefill_ms = out->decode_ms = -1.0;
     sw->index++;
     if (sw->child.index && sw->index != sw->child.index) return; /* an isolated child runs one configuration */
     progress_line(sw, "[%d/%d] %s: %s\n", label, "starting");
@@ -275,11 +330,17 @@ static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot 
     char errtext[sizeof err.msg] = "", lost[sizeof err.msg + 32];
 
     zb_status st = open_session(t, m, slot, w->batch, capacity, o->nvtx, &err);
+    zb_trace_run_begin(&sw->tr, id, rt->traced, api, st == ZB_OK ? slot->s : NULL, w->gen);
     if (st == ZB_OK) {
         progress_ctx pc = {sw, label, w->reps};
-        st = zb_workload_run(api, slot->s, &m->desc, w, &r, progress, &pc, &err);
+        zb_workload wl = *w;
+        wl.hooks = zb_trace_run_hooks(&sw->tr);
+        st = zb_workload_run(api, slot->s, &m->desc, &wl, &r, progress, &pc, &err);
     }
     if (st == ZB_OK) st = api->memory(slot->s, &mem, &err);
+    /* before a failed session goes: the hooks it holds are removed here */
+    zb_trace_info ti = {0};
+    zb_trace_run_end(&sw->tr, &ti);
     if (st != ZB_OK) {
         rep.status = status_of(st);
         snprintf(errtext, sizeof errtext, "%s", err.msg);
@@ -333,13 +394,42 @@ static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot 
             results[n_res++] = (zb_result){"decode", i, w->gen, sum, have_dev ? dsum : -1.0};
         }
     }
+    out->prefill_ms = r.reps_done > 0 ? pre.s.median : -1.0;
+    out->decode_ms = r.reps_done > 0 && w->gen > 0 ? dec.s.median : -1.0;
+    if (rt->requested) {
+        if (rt->baseline) {
+            ti.status = "baseline";
+            ti.note = "untraced twin of the next run (--trace-overhead)";
+        } else if (!rt->traced) {
+            ti.note = rt->why;
+        }
+        ti.prefill_median_ms = out->prefill_ms;
+        ti.decode_median_ms = out->decode_ms;
+        ti.baseline_run_id = rt->baseline_id;
+        ti.baseline_prefill_median_ms = rt->baseline_prefill_ms;
+        ti.baseline_decode_median_ms = rt->baseline_decode_ms;
+    }
     zb_error dberr = {{0}};
-    if (zb_db_run_end(sw->db, id, rep.status, rep.error, results, n_res, r.samples, r.n_samples, stats, n_stats, mrows,
-                      n_mem, &dberr) != ZB_OK) {
+    if (zb_db_run_end_trace(sw->db, id, rep.status, rep.error, results, n_res, r.samples, r.n_samples, stats,
+                            n_stats, mrows, n_mem, rt->requested ? &ti : NULL, &dberr) != ZB_OK) {
         record_lost(sw, id, &dberr, lost, sizeof lost);
         rep.status = "failed";
         rep.error = lost;
+    } else if (rt->traced) {
+        warn_trace_losses(id, &ti);
+        /* the average context of the decode steps traced */
+        int first = o->profile_first > 0 ? o->profile_first : 1;
+        int last = o->profile_first > 0 && o->profile_last < w->gen ? o->profile_last : w->gen;
+        double step_bytes = w->gen > 0 ? zb_decode_step_bytes(&m->desc, t->dtype, w->batch,
+                                                               (int64_t)w->depth + w->seq + (first + last) / 2 - 1)
+                                       : -1.0;
+        char what[320];
+        snprintf(what, sizeof what, "%s %s (%s, %s) b=%d seq=%d gen=%d depth=%d", api->name, m->desc.name,
+                 info.layout, info.dtype, w->batch, w->seq, w->gen, w->depth);
+        keep_traced(sw, id, what, step_bytes);
     }
+    out->id = id;
+    out->ok = strcmp(rep.status, "ok") == 0;
     free(results);
     if (strcmp(rep.status, "ok") != 0) sw->not_ok++;
     if (r.interrupted) sw->interrupted = 1;
@@ -421,6 +511,52 @@ static void run_isolated(sweep *sw, const target *t, const zb_model *m, const zb
         .status = status, .error = why, .prefill_floor_ms = -1, .decode_floor_ms = -1,
     };
     zb_output_run(&sw->out, &rep);
+}
+
+/* A run with its trace: decided before the session is made (the tracer
+ * must see the session's set-up, where a CUDA graph may be captured), and
+ * with --trace-overhead an untraced twin first, whose medians the traced
+ * run's trace row compares against. */
+static void run_traced(sweep *sw, const target *t, const zb_model *m, session_slot *slot, const zb_workload *w)
+{
+    run_trace rt = {0};
+    rt.baseline_prefill_ms = rt.baseline_decode_ms = -1.0;
+    run_outcome out;
+    char why[1024] = "";
+    if (!sw->o->trace) {
+        run_one(sw, t, m, slot, w, &rt, &out);
+        return;
+    }
+    rt.requested = 1;
+    rt.traced = zb_trace_run_available(&sw->tr, t->plugin.api, &t->dev, why, sizeof why);
+    rt.why = why;
+    if (rt.traced && sw->o->trace_overhead) {
+        run_trace twin = rt;
+        twin.traced = 0, twin.baseline = 1;
+        run_one(sw, t, m, slot, w, &twin, &out);
+        if (sw->interrupted || zb_interrupted()) return;
+        if (out.ok) {
+            rt.baseline_id = out.id;
+            rt.baseline_prefill_ms = out.prefill_ms;
+            rt.baseline_decode_ms = out.decode_ms;
+        }
+    }
+    run_one(sw, t, m, slot, w, &rt, &out);
+}
+
+/* After the table: the summary of each traced run, on stdout with the
+ * markdown table, on stderr with the machine-readable formats (which
+ * must stay parseable). */
+static void print_trace_summaries(sweep *sw)
+{
+    FILE *f = sw->o->output == ZB_OUT_MD ? stdout : stderr;
+    if (f == stderr && sw->o->quiet) return;
+    for (int i = 0; i < sw->n_traced; i++) {
+        zb_error err = {{0}};
+        if (zb_trace_summary_print(f, sw->o->db_path, &sw->traced[i], ZB_TRACE_SUMMARY_TOP, &err) != ZB_OK)
+            fprintf(stderr, "zbench: %s\n", err.msg);
+    }
+    fflush(f);
 }
 
 /* ----------------------------------------------------------- the sweep */
@@ -533,7 +669,17 @@ int zb_cmd_run(int argc, char **argv)
     sw.total = nt * nm * o.batches.n * o.seqs.n * o.gens.n * o.depths.n;
     sw.child = child;
     sw.argc = argc, sw.argv = argv;
-    sw.isolate = !child.index && (o.isolate > 0 || (o.isolate < 0 && sw.total > 1));
+    /* --trace keeps the sweep in this process: CUPTI records the process
+     * it runs in, and the untraced twin of --trace-overhead must share it */
+    sw.isolate = !child.index && !o.trace && zb_isolate_allowed() && (o.isolate > 0 || (o.isolate < 0 && sw.total > 1));
+    if (o.trace && o.isolate > 0 && !o.quiet)
+        fprintf(stderr, "zbench: note: --trace runs the sweep in this process; --isolate is ignored\n");
+    if (o.trace_overhead) { /* the twins, of GPU runs only */
+        int gpu = 0;
+        for (int i = 0; i < nt; i++) gpu += targets[i].dev.is_gpu != 0;
+        sw.total += gpu * nm * o.batches.n * o.seqs.n * o.gens.n * o.depths.n;
+    }
+    zb_trace_run_init(&sw.tr, &o);
     for (int i = 0; i < nt; i++) {
         zb_error e = {{0}};
         targets[i].have_ceil = zb_ceilings_for(db, targets[i].plugin.api, &targets[i].dev, sw.env.host,
@@ -560,9 +706,9 @@ int zb_cmd_run(int argc, char **argv)
                                 break;
                             }
                             zb_workload w = {(int)o.batches.v[b], (int)o.seqs.v[s], (int)o.gens.v[g],
-                                             (int)o.depths.v[d], o.reps, o.warmup, o.seed};
+                                             (int)o.depths.v[d], o.reps, o.warmup, o.seed, NULL};
                             if (sw.isolate) run_isolated(&sw, &targets[i], &models[j], &w);
-                            else run_one(&sw, &targets[i], &models[j], &slot, &w);
+                            else run_traced(&sw, &targets[i], &models[j], &slot, &w);
                         }
             if (slot.s) targets[i].plugin.api->destroy(slot.s);
         }
@@ -574,6 +720,9 @@ int zb_cmd_run(int argc, char **argv)
         zb_output_end(&sw.out);
         rc = zb_interrupted() || sw.child_interrupted ? 130 : sw.interrupted || sw.not_ok ? 1 : 0;
     }
+    zb_trace_run_finish(&sw.tr);
+    print_trace_summaries(&sw);
+    free(sw.traced);
     goto done;
 fail:
     fprintf(stderr, "zbench: %s\n", err.msg);

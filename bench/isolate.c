@@ -54,6 +54,12 @@ void zb_describe_signal(int sig, char *buf, size_t n)
     else snprintf(buf, n, "signal %d (%s)", sig, what ? what : "?");
 }
 
+/* Set once, by zbench's main, before any thread exists. */
+static int g_isolate_allowed;
+
+void zb_isolate_allow(void) { g_isolate_allowed = 1; }
+int zb_isolate_allowed(void) { return g_isolate_allowed; }
+
 zb_status zb_isolate_run(int argc, char **argv, const zb_child_spec *spec, zb_child_outcome *out, zb_error *err)
 {
     memset(out, 0, sizeof *out);

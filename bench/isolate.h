@@ -50,6 +50,14 @@ typedef struct zb_child_outcome {
  * SIGTERM. Fails only when the child cannot be started. */
 zb_status zb_isolate_run(int argc, char **argv, const zb_child_spec *spec, zb_child_outcome *out, zb_error *err);
 
+/* Isolation re-executes this process's own binary (/proc/self/exe) as
+ * `zbench run ...`: only the zbench program may do that, so its main()
+ * calls zb_isolate_allow(). Elsewhere (the test binaries that call
+ * zb_cmd_run directly) the binary is not zbench, re-executing it would
+ * start that program again, so sweeps run in-process there. */
+void zb_isolate_allow(void);
+int zb_isolate_allowed(void);
+
 /* "SIGSEGV (Segmentation fault)" and the like, for the run's error text. */
 void zb_describe_signal(int sig, char *buf, size_t n);
 

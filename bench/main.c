@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "isolate.h"
 #include "zb_version.h"
 
 static const struct {
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    zb_isolate_allow(); /* this binary is zbench: sweeps may re-execute it per run */
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         usage(stdout);
         return 0;

@@ -124,11 +124,37 @@ void zb_run_usage(FILE *f)
             "  --tag TEXT           label stored with every run\n"
             "  --output md|csv|json|jsonl  stdout format (default md)\n"
             "  --delay S            seconds to pause between runs\n"
-            "  --nvtx on|off        NVTX ranges in the plugins (default on)\n"
+            "  --nvtx on|off        NVTX ranges in zbench and the plugins (default on)\n"
+            "  --trace [on|off]     GPU activity (CUPTI) into the kernels table (default off)\n"
+            "  --trace-overhead     with --trace: an untraced twin before each traced run\n"
+            "  --profile-steps A:B  trace (or open to Nsight) only decode steps A..B\n"
             "  --quiet              no progress on stderr\n"
             "  --isolate, --no-isolate  each run in its own process, so a plugin crash loses\n"
             "                       only that run (default: isolated when the sweep has 2+ runs)\n"
             "Lists: 512,1024  512-16384*2 (multiply)  1024-8192+1024 (step).\n");
+}
+
+zb_status zb_parse_steps(const char *opt, const char *text, int *first, int *last, zb_error *err)
+{
+    const char *colon = strchr(text, ':');
+    const char *end = text + strlen(text);
+    int64_t a, b;
+    if (!parse_count(text, colon ? colon : end, &a) || (colon && !parse_count(colon + 1, end, &b)))
+        return zb_fail(err, ZB_ERR_INVALID, "%s: '%s' is not A:B (decode steps, 1-based)", opt, text);
+    if (!colon) b = a;
+    if (a < 1 || b < a || b > ZB_MAX_CONTEXT)
+        return zb_fail(err, ZB_ERR_INVALID, "%s: '%s' needs 1 <= A <= B <= %d", opt, text, ZB_MAX_CONTEXT);
+    *first = (int)a;
+    *last = (int)b;
+    return ZB_OK;
+}
+
+static zb_status parse_on_off(const char *opt, const char *s, int *out, zb_error *err)
+{
+    if (!strcmp(s, "on")) *out = 1;
+    else if (!strcmp(s, "off")) *out = 0;
+    else return zb_fail(err, ZB_ERR_INVALID, "%s: '%s' is not on or off", opt, s);
+    return ZB_OK;
 }
 
 static zb_status parse_int(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out, zb_error *err)
@@ -169,6 +195,8 @@ zb_status zb_parse_run_opts(int argc, char **argv, zb_run_opts *o, int *help, zb
         {"delay", required_argument, 0, 'y'},  {"nvtx", required_argument, 0, 'N'},
         {"dtype", required_argument, 0, 'T'},  {"help", no_argument, 0, 'h'},
         {"isolate", no_argument, 0, 'I'},      {"no-isolate", no_argument, 0, 'i'},
+        {"trace", optional_argument, 0, 'X'},  {"trace-overhead", no_argument, 0, 'O'},
+        {"profile-steps", required_argument, 0, 'P'},
         {0, 0, 0, 0},
     };
     optind = 1;
@@ -212,11 +240,17 @@ zb_status zb_parse_run_opts(int argc, char **argv, zb_run_opts *o, int *help, zb
                 st = zb_fail(err, ZB_ERR_INVALID, "--delay: '%s' is not a number of seconds in 0..86400", optarg);
             break;
         }
-        case 'N':
-            if (!strcmp(optarg, "on")) o->nvtx = 1;
-            else if (!strcmp(optarg, "off")) o->nvtx = 0;
-            else st = zb_fail(err, ZB_ERR_INVALID, "--nvtx: '%s' is not on or off", optarg);
+        case 'N': st = parse_on_off("--nvtx", optarg, &o->nvtx, err); break;
+        case 'X':
+            /* `--trace` alone means on; `--trace on|off` takes the next
+             * word too (getopt only attaches `--trace=off`) */
+            if (!optarg && optind < argc && (!strcmp(argv[optind], "on") || !strcmp(argv[optind], "off")))
+                optarg = argv[optind++];
+            if (optarg) st = parse_on_off("--trace", optarg, &o->trace, err);
+            else o->trace = 1;
             break;
+        case 'O': o->trace_overhead = 1; break;
+        case 'P': st = zb_parse_steps("--profile-steps", optarg, &o->profile_first, &o->profile_last, err); break;
         case 'T':
             if (!strcmp(optarg, "f32")) o->dtype = ZB_DTYPE_F32;
             else if (!strcmp(optarg, "bf16")) o->dtype = ZB_DTYPE_BF16;
@@ -233,6 +267,17 @@ zb_status zb_parse_run_opts(int argc, char **argv, zb_run_opts *o, int *help, zb
         st = zb_fail(err, ZB_ERR_INVALID, "unexpected argument '%s' (try zbench --help)", argv[optind]);
     if (st == ZB_OK && o->model_config && o->models.n)
         st = zb_fail(err, ZB_ERR_INVALID, "--model and --model-config exclude each other");
+    if (st == ZB_OK && o->trace_overhead && !o->trace)
+        st = zb_fail(err, ZB_ERR_INVALID, "--trace-overhead measures tracing: it needs --trace");
+    if (st == ZB_OK && o->profile_first > 0) {
+        /* a window no run reaches would profile nothing, silently */
+        int64_t longest = 0;
+        for (int i = 0; i < o->gens.n; i++)
+            if (o->gens.v[i] > longest) longest = o->gens.v[i];
+        if (o->profile_first > longest)
+            st = zb_fail(err, ZB_ERR_INVALID, "--profile-steps %d:%d: no run has decode step %d (the longest --gen is %lld)",
+                         o->profile_first, o->profile_last, o->profile_first, (long long)longest);
+    }
     if (st != ZB_OK) zb_run_opts_free(o);
     return st;
 }

@@ -34,6 +34,9 @@ typedef struct zb_run_opts {
     int quiet;
     double delay_s;
     int nvtx;
+    int trace;            /* --trace on: GPU activity into the kernels table */
+    int trace_overhead;   /* --trace-overhead: an untraced twin before each traced run */
+    int profile_first, profile_last; /* --profile-steps A:B (decode steps, 1-based); 0: all */
     int dtype; /* -1: the plugin's best; else a zb_dtype */
     int isolate; /* each run in a child process: -1 when the sweep has more than one run, else 0/1 */
     char *owned[16]; /* copies backing the name lists */
@@ -47,6 +50,8 @@ zb_status zb_parse_int_list(const char *opt, const char *text, int64_t min, int6
 /* Parses `argv` (argv[0] is the command name). Returns ZB_OK, or
  * ZB_ERR_INVALID with a one-line message; *help is set for --help. */
 zb_status zb_parse_run_opts(int argc, char **argv, zb_run_opts *o, int *help, zb_error *err);
+/* "A:B" or "A" (1 <= A <= B): decode steps, 1-based. */
+zb_status zb_parse_steps(const char *opt, const char *text, int *first, int *last, zb_error *err);
 void zb_run_opts_free(zb_run_opts *o);
 void zb_run_usage(FILE *f);
 

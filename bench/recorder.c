@@ -118,6 +118,61 @@ static const char k_schema_v1[] =
     " s.rep, s.position, s.latency_ms, s.device_ms"
     " FROM samples s JOIN runs r ON r.id = s.run_id;";
 
+/* Version 2: GPU activity of traced runs (`zbench --trace`). `kernels`
+ * holds one row per kernel, copy or set, written in batches while the run
+ * goes on (bench/trace_store.c, its own connection), so unlike results
+ * they may exist for a run still 'running'; `trace` one row per run that
+ * asked for tracing, written with the run's final status: whether it was
+ * traced, what was lost, and the overhead against an untraced twin. The
+ * views sum activity time and leave warm-up repetitions (rep < 0) out, as
+ * the run's statistics do. */
+static const char k_schema_v2[] =
+    "CREATE TABLE kernels ("
+    " id INTEGER PRIMARY KEY,"
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " kind TEXT NOT NULL CHECK (kind IN ('kernel','memcpy','memset')),"
+    " phase TEXT NOT NULL CHECK (phase IN ('prefill','decode','depth','other')),"
+    " rep INTEGER, step INTEGER, layer INTEGER, part TEXT,"
+    " name TEXT NOT NULL, class TEXT NOT NULL,"
+    " start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
+    " device INTEGER, stream INTEGER, correlation_id INTEGER,"
+    " grid_x INTEGER, grid_y INTEGER, grid_z INTEGER, block_x INTEGER, block_y INTEGER, block_z INTEGER,"
+    " registers INTEGER, static_smem INTEGER, dynamic_smem INTEGER,"
+    " bytes INTEGER, copy_kind TEXT, graph_id INTEGER, graph_node_id INTEGER);"
+    "CREATE INDEX kernels_run_id ON kernels(run_id, phase, step);"
+    "CREATE TABLE trace ("
+    " run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,"
+    " status TEXT NOT NULL CHECK (status IN ('traced','untraced','baseline')), note TEXT,"
+    " records INTEGER NOT NULL, dropped INTEGER NOT NULL, lost INTEGER NOT NULL, unattributed INTEGER NOT NULL,"
+    " batch_size INTEGER, batches INTEGER, profile_first INTEGER, profile_last INTEGER,"
+    " prefill_median_ms REAL, decode_median_ms REAL,"
+    " baseline_run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,"
+    " baseline_prefill_median_ms REAL, baseline_decode_median_ms REAL,"
+    " prefill_overhead_pct REAL, decode_overhead_pct REAL);"
+    "CREATE VIEW v_kernel_top AS"
+    " WITH k AS (SELECT run_id, phase, kind, name, class, end_ns - start_ns AS ns, bytes FROM kernels"
+    "            WHERE rep IS NULL OR rep >= 0),"
+    " ph AS (SELECT run_id, phase, sum(ns) AS phase_ns FROM k GROUP BY run_id, phase),"
+    " g AS (SELECT run_id, phase, kind, name, class, count(*) AS n, sum(ns) AS total_ns,"
+    "       sum(bytes) AS total_bytes, count(bytes) AS n_bytes FROM k GROUP BY run_id, phase, kind, name, class)"
+    " SELECT g.run_id, g.phase,"
+    "  rank() OVER (PARTITION BY g.run_id, g.phase ORDER BY g.total_ns DESC) AS rank,"
+    "  g.name, g.kind, g.class, g.n AS count, g.total_ns / 1e6 AS total_ms, g.total_ns / 1e3 / g.n AS mean_us,"
+    "  CASE WHEN ph.phase_ns > 0 THEN 100.0 * g.total_ns / ph.phase_ns END AS pct_of_phase,"
+    "  CASE WHEN g.n_bytes = g.n AND g.total_ns > 0 THEN 1.0 * g.total_bytes / g.total_ns END AS gb_per_s"
+    " FROM g JOIN ph ON ph.run_id = g.run_id AND ph.phase = g.phase;"
+    "CREATE VIEW v_kernel_class AS"
+    " WITH k AS (SELECT run_id, phase, class, end_ns - start_ns AS ns FROM kernels WHERE rep IS NULL OR rep >= 0),"
+    " ph AS (SELECT run_id, phase, sum(ns) AS phase_ns FROM k GROUP BY run_id, phase),"
+    " c AS (SELECT run_id, phase, class, count(*) AS n, sum(ns) AS total_ns FROM k GROUP BY run_id, phase, class)"
+    " SELECT c.run_id, r.layout, r.model, r.plugin, c.phase, c.class, c.n AS count, c.total_ns / 1e6 AS total_ms,"
+    "  CASE WHEN ph.phase_ns > 0 THEN 100.0 * c.total_ns / ph.phase_ns END AS pct_of_phase"
+    " FROM c JOIN ph ON ph.run_id = c.run_id AND ph.phase = c.phase JOIN runs r ON r.id = c.run_id;"
+    "CREATE VIEW v_kernel_layer AS"
+    " SELECT run_id, phase, layer, part, count(*) AS count, sum(end_ns - start_ns) / 1e6 AS total_ms"
+    " FROM kernels WHERE (rep IS NULL OR rep >= 0) AND layer IS NOT NULL"
+    " GROUP BY run_id, phase, layer, part;";
+
 /* Migration i (0-based) brings user_version i to i + 1. A later schema
  * appends its migration here and bumps ZB_SCHEMA_VERSION; existing entries
  * never change, since databases in the field were built by them. */
@@ -128,6 +183,7 @@ typedef struct zb_migration {
 
 static const zb_migration k_migrations[] = {
     {"runs, results, samples, stats, memory, devices and the v_* views", k_schema_v1},
+    {"kernels and trace, v_kernel_top, v_kernel_class and v_kernel_layer", k_schema_v2},
 };
 
 _Static_assert(sizeof k_migrations / sizeof k_migrations[0] == ZB_SCHEMA_VERSION,
@@ -730,11 +786,63 @@ static zb_status check_end_args(const zb_db *db, const char *status, const zb_re
     return s;
 }
 
+/* overhead of `traced` over `base` in percent; NULL without both */
+static void bind_overhead(zb_binder *b, double traced, double base)
+{
+    if (traced > 0 && base > 0) bind_f64(b, 100.0 * (traced - base) / base);
+    else bind_null(b);
+}
+
+static zb_status insert_trace(zb_db *db, int64_t run_id, const zb_trace_info *t, zb_error *err)
+{
+    if (!t) return ZB_OK;
+    sqlite3_stmt *st;
+    zb_status s = prepare(db,
+                          "INSERT INTO trace (run_id, status, note, records, dropped, lost, unattributed, batch_size,"
+                          " batches, profile_first, profile_last, prefill_median_ms, decode_median_ms,"
+                          " baseline_run_id, baseline_prefill_median_ms, baseline_decode_median_ms,"
+                          " prefill_overhead_pct, decode_overhead_pct)"
+                          " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                          &st, "preparing the trace row insert", err);
+    if (s != ZB_OK) return s;
+    const int traced = t->batch_size > 0, profiled = t->profile_first > 0, based = t->baseline_run_id > 0;
+    zb_binder b = binder(st);
+    bind_i64(&b, run_id);
+    bind_text(&b, t->status);
+    if (t->note) bind_text(&b, t->note);
+    else bind_null(&b);
+    bind_i64(&b, t->records);
+    bind_i64(&b, t->dropped);
+    bind_i64(&b, t->lost);
+    bind_i64(&b, t->unattributed);
+    if (traced) {
+        bind_i64(&b, t->batch_size);
+        bind_i64(&b, t->batches);
+    } else {
+        bind_null(&b);
+        bind_null(&b);
+    }
+    bind_i64_known(&b, profiled ? t->profile_first : -1);
+    bind_i64_known(&b, profiled ? t->profile_last : -1);
+    bind_f64_known(&b, t->prefill_median_ms);
+    bind_f64_known(&b, t->decode_median_ms);
+    bind_i64_known(&b, based ? t->baseline_run_id : -1);
+    bind_f64_known(&b, based && t->baseline_prefill_median_ms > 0 ? t->baseline_prefill_median_ms : -1.0);
+    bind_f64_known(&b, based && t->baseline_decode_median_ms > 0 ? t->baseline_decode_median_ms : -1.0);
+    bind_overhead(&b, t->prefill_median_ms, based ? t->baseline_prefill_median_ms : -1.0);
+    bind_overhead(&b, t->decode_median_ms, based ? t->baseline_decode_median_ms : -1.0);
+    s = bind_check(db, &b, "the trace row", err);
+    if (s == ZB_OK) s = step_done(db, st, "inserting the trace row", err);
+    finalize(st);
+    return s;
+}
+
 /* The rows go in first and the status last, all in one transaction; any
  * failure rolls everything back and the run stays 'running'. */
-zb_status zb_db_run_end(zb_db *db, int64_t run_id, const char *status, const char *error, const zb_result *results,
-                        int n_results, const zb_sample *samples, int n_samples, const zb_stat *stats, int n_stats,
-                        const zb_memory_row *memory, int n_memory, zb_error *err)
+zb_status zb_db_run_end_trace(zb_db *db, int64_t run_id, const char *status, const char *error,
+                              const zb_result *results, int n_results, const zb_sample *samples, int n_samples,
+                              const zb_stat *stats, int n_stats, const zb_memory_row *memory, int n_memory,
+                              const zb_trace_info *trace, zb_error *err)
 {
     zb_status s = check_end_args(db, status, results, n_results, samples, n_samples, stats, n_stats, memory,
                                  n_memory, err);
@@ -747,6 +855,7 @@ zb_status zb_db_run_end(zb_db *db, int64_t run_id, const char *status, const cha
     if (s == ZB_OK) s = insert_samples(db, run_id, samples, n_samples, err);
     if (s == ZB_OK) s = insert_stats(db, run_id, stats, n_stats, err);
     if (s == ZB_OK) s = insert_memory(db, run_id, memory, n_memory, err);
+    if (s == ZB_OK) s = insert_trace(db, run_id, trace, err);
     if (s == ZB_OK) s = finish_run(db, run_id, status, error, err);
     if (s == ZB_OK) s = tx_commit(db, "committing the run", err);
     if (s != ZB_OK) tx_rollback(db, err);
@@ -783,6 +892,14 @@ zb_status zb_db_run_fail(zb_db *db, int64_t run_id, const char *reason, zb_error
      * Best effort: it may itself fail, and the write is the test. */
     (void)sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     return zb_db_run_end(db, run_id, "failed", reason, NULL, 0, NULL, 0, NULL, 0, NULL, 0, err);
+}
+
+zb_status zb_db_run_end(zb_db *db, int64_t run_id, const char *status, const char *error, const zb_result *results,
+                        int n_results, const zb_sample *samples, int n_samples, const zb_stat *stats, int n_stats,
+                        const zb_memory_row *memory, int n_memory, zb_error *err)
+{
+    return zb_db_run_end_trace(db, run_id, status, error, results, n_results, samples, n_samples, stats, n_stats,
+                               memory, n_memory, NULL, err);
 }
 
 /* ----------------------------------------------------------------- devices */

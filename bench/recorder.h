@@ -17,7 +17,7 @@
 
 #include "zbench_plugin.h"
 
-#define ZB_SCHEMA_VERSION 1
+#define ZB_SCHEMA_VERSION 2
 #define ZB_DB_BUSY_TIMEOUT_MS 10000
 #define ZB_DB_BUSY_TIMEOUT_MAX_MS 3600000
 
@@ -76,6 +76,23 @@ typedef struct zb_memory_row {
     int64_t predicted;
 } zb_memory_row;
 
+/* The `trace` row of a run that asked for tracing (--trace): written by
+ * zb_db_run_end_trace with the run's final status. */
+typedef struct zb_trace_info {
+    const char *status;         /* "traced", "untraced" or "baseline" (the untraced twin) */
+    const char *note;           /* one line saying why untraced, or what went wrong; NULL */
+    int64_t records;            /* rows the run has in `kernels` */
+    int64_t dropped;            /* records CUPTI or the tracer lost */
+    int64_t lost;               /* records the store failed to write */
+    int64_t unattributed;       /* rows written without their phase and layer */
+    int batch_size;             /* rows per transaction; <= 0: none (untraced) */
+    int64_t batches;
+    int profile_first, profile_last; /* --profile-steps; 0: every step */
+    double prefill_median_ms, decode_median_ms;                   /* < 0: unknown */
+    int64_t baseline_run_id;    /* the untraced twin (--trace-overhead); <= 0: none */
+    double baseline_prefill_median_ms, baseline_decode_median_ms; /* <= 0: none */
+} zb_trace_info;
+
 /* Calibration of a device ('zbench calibrate'). */
 typedef struct zb_device_calib {
     const char *name;   /* device name as plugins report it */
@@ -119,6 +136,13 @@ zb_status zb_db_run_status(zb_db *db, int64_t run_id, char *buf, size_t n, zb_er
  * is checkpointed first, which frees its space). Otherwise the run stays
  * 'running', visibly unfinished, and this returns the error. */
 zb_status zb_db_run_fail(zb_db *db, int64_t run_id, const char *reason, zb_error *err);
+
+/* zb_db_run_end plus the run's trace row (trace may be NULL: none), in
+ * the same transaction. */
+zb_status zb_db_run_end_trace(zb_db *db, int64_t run_id, const char *status, const char *error,
+                              const zb_result *results, int n_results, const zb_sample *samples, int n_samples,
+                              const zb_stat *stats, int n_stats, const zb_memory_row *memory, int n_memory,
+                              const zb_trace_info *trace, zb_error *err);
 
 zb_status zb_db_save_device(zb_db *db, const zb_device_calib *c, zb_error *err);
 /* The latest calibration of the named device; *found = 0 when none. Text

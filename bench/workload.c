@@ -58,6 +58,16 @@ typedef struct run_ctx {
     float *logits;
 } run_ctx;
 
+static void phase_begin(const zb_workload *w, zb_phase phase, int rep, int step)
+{
+    if (w->hooks && w->hooks->begin) w->hooks->begin(w->hooks->ctx, phase, rep, step);
+}
+
+static void phase_end(const zb_workload *w, zb_phase phase, int rep, int step)
+{
+    if (w->hooks && w->hooks->end) w->hooks->end(w->hooks->ctx, phase, rep, step);
+}
+
 /* One repetition; rep < 0 is a warm-up (nothing recorded). */
 static zb_status one_rep(run_ctx *c, int rep, zb_workload_result *r, zb_progress_fn progress, void *pctx,
                          zb_error *err)
@@ -68,13 +78,17 @@ static zb_status one_rep(run_ctx *c, int rep, zb_workload_result *r, zb_progress
     zb_status st = api->reset(c->s, err);
     if (st != ZB_OK) return st;
     if (w->depth > 0) {
+        phase_begin(w, ZB_PHASE_DEPTH, rep, 0);
         st = api->prefill(c->s, c->depth_tokens, w->depth, NULL, NULL, NULL, err);
+        phase_end(w, ZB_PHASE_DEPTH, rep, 0);
         if (st != ZB_OK) return st;
     }
     zb_step_timing tm = {-1.0};
+    phase_begin(w, ZB_PHASE_PREFILL, rep, 0);
     double t0 = now_ms();
     st = api->prefill(c->s, c->prompt, w->seq, c->logits, c->next, &tm, err);
     double t1 = now_ms();
+    phase_end(w, ZB_PHASE_PREFILL, rep, 0);
     if (st != ZB_OK) return st;
     if (!finite_all(c->logits, (size_t)w->batch * V))
         return zb_fail(err, ZB_ERR_INTERNAL, "plugin returned non-finite logits after the prefill");
@@ -92,9 +106,11 @@ static zb_status one_rep(run_ctx *c, int rep, zb_workload_result *r, zb_progress
         /* logits come back on the last step only, to check they are finite */
         float *lg = k == w->gen ? c->logits : NULL;
         tm.device_ms = -1.0;
+        phase_begin(w, ZB_PHASE_DECODE, rep, k);
         t0 = now_ms();
         st = api->decode(c->s, feedback ? NULL : c->next, lg, feedback ? NULL : c->next, &tm, err);
         t1 = now_ms();
+        phase_end(w, ZB_PHASE_DECODE, rep, k);
         if (st != ZB_OK) return st;
         if (lg && !finite_all(lg, (size_t)w->batch * V))
             return zb_fail(err, ZB_ERR_INTERNAL, "plugin returned non-finite logits at decode step %d", k);

@@ -17,9 +17,27 @@
 #include "recorder.h"
 #include "zbench_plugin.h"
 
+/* Where a run is, for the hooks below (the values are the trace's phase
+ * codes, trace_api.h). */
+typedef enum zb_phase {
+    ZB_PHASE_PREFILL = 1, /* the timed prompt; step 0 */
+    ZB_PHASE_DECODE = 2,  /* one decode step, step 1..gen */
+    ZB_PHASE_DEPTH = 3    /* the untimed --depth prefill; step 0 */
+} zb_phase;
+
+/* Called around each plugin call of a repetition (rep -1 for warm-ups),
+ * outside the timed interval, so what they do (NVTX ranges, CUPTI
+ * correlation ids, the --profile-steps window) is not in the host times. */
+typedef struct zb_phase_hooks {
+    void *ctx;
+    void (*begin)(void *ctx, zb_phase phase, int rep, int step);
+    void (*end)(void *ctx, zb_phase phase, int rep, int step);
+} zb_phase_hooks;
+
 typedef struct zb_workload {
     int batch, seq, gen, depth, reps, warmup;
     uint64_t seed;
+    const zb_phase_hooks *hooks; /* may be NULL */
 } zb_workload;
 
 typedef struct zb_workload_result {

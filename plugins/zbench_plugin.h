@@ -427,6 +427,37 @@ typedef struct zb_ext_calibrate {
                            zb_error *err);
 } zb_ext_calibrate;
 
+/* "zb.trace_layers.v1": lets the driver attribute a GPU plugin's work to
+ * layers. The driver installs hooks that the session calls around the
+ * launches of each range it would mark with NVTX (whether or not NVTX is
+ * on): push before the first launch of a layer part, the embedding, the
+ * logits or the plugin's own prefill/decode step (ZB_PART_STEP), pop after
+ * the last; properly nested, on the thread that called prefill or decode.
+ * The driver's hooks push onto its tracer's stack (a few nanoseconds;
+ * CUPTI reads the top when a kernel is launched); a session without hooks
+ * pays one NULL test per range. Hooks are installed (hooks != NULL) or removed (NULL) only
+ * between calls; the session keeps a copy of *hooks. */
+#define ZB_EXT_TRACE_LAYERS "zb.trace_layers.v1"
+
+typedef enum zb_trace_part {
+    ZB_PART_STEP = 0,      /* the plugin's prefill or decode step (layer ZB_LAYER_NONE) */
+    ZB_PART_MAMBA = 1,     /* a layer's Mamba block */
+    ZB_PART_ATTENTION = 2, /* a layer's attention (Zamba: the shared block's) */
+    ZB_PART_MLP = 3,       /* a layer's gated MLP (Zamba: the shared block's) */
+    ZB_PART_EMBED = 4,     /* the token embedding (layer ZB_LAYER_NONE) */
+    ZB_PART_LOGITS = 5     /* final norm, lm_head, argmax (layer ZB_LAYER_NONE) */
+} zb_trace_part;
+
+typedef struct zb_trace_hooks {
+    void *ctx;
+    void (*push)(void *ctx, int32_t layer, int32_t part); /* layer 0-based, or ZB_LAYER_NONE */
+    void (*pop)(void *ctx);
+} zb_trace_hooks;
+
+typedef struct zb_ext_trace_layers {
+    zb_status (*set_hooks)(zb_session *s, const zb_trace_hooks *hooks, zb_error *err);
+} zb_ext_trace_layers;
+
 /* The entry point every plugin defines:
  *     ZB_EXPORT const zb_plugin_api *zbench_plugin_entry(void);          */
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # GPU tests: each kernel check under tests/gpu, then every CUDA plugin
-# through zbench verify on every fixture. Without a GPU each says SKIP.
+# through zbench verify on every fixture, then a traced run
+# (tests/gpu/trace_check.sh). Without a GPU each says SKIP.
 set -u
 build=${1:-build}
 export ZBENCH_PLUGIN_PATH="$build/plugins"
@@ -21,5 +22,6 @@ else
         done
     done
 fi
+if ! sh tests/gpu/trace_check.sh "$build"; then failed=1; fi
 [ $failed = 0 ] && echo "all GPU tests passed"
 exit $failed

@@ -280,16 +280,18 @@ static void test_fresh_schema(void **state)
 
     sqlite3 *h = raw_open(f->db);
     char buf[64];
-    assert_int_equal(q_int(h, "PRAGMA user_version"), 1);
+    assert_int_equal(q_int(h, "PRAGMA user_version"), ZB_SCHEMA_VERSION);
     assert_string_equal(q_text(buf, sizeof buf, h, "PRAGMA journal_mode"), "wal");
-    const char *tables[] = {"runs", "results", "samples", "stats", "memory", "devices"};
+    const char *tables[] = {"runs", "results", "samples", "stats", "memory", "devices", "kernels", "trace"};
     for (int i = 0; i < N_OF(tables); i++)
         assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]), 1);
-    const char *views[] = {"v_summary", "v_memory_vs_length", "v_latency_vs_length"};
+    const char *views[] = {"v_summary",    "v_memory_vs_length", "v_latency_vs_length",
+                           "v_kernel_top", "v_kernel_class",     "v_kernel_layer"};
     for (int i = 0; i < N_OF(views); i++)
         assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master WHERE type='view' AND name='%s'", views[i]), 1);
     /* each child table: a foreign key to runs and an index led by run_id */
-    for (int i = 1; i <= 4; i++) {
+    for (int i = 1; i <= 6; i++) {
+        if (i == 5) continue; /* devices: no run */
         assert_int_equal(q_int(h, "SELECT count(*) FROM pragma_foreign_key_list('%s') WHERE \"table\"='runs'",
                                tables[i]), 1);
         assert_int_equal(q_int(h,
@@ -297,6 +299,10 @@ static void test_fresh_schema(void **state)
                                " WHERE ii.name = 'run_id' AND ii.seqno = 0",
                                tables[i]), 1);
     }
+    /* trace: one row per run (run_id is the key) and a second reference,
+     * to the untraced twin, that outlives the twin's deletion */
+    assert_int_equal(q_int(h, "SELECT count(*) FROM pragma_table_info('trace') WHERE name = 'run_id' AND pk = 1"), 1);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM pragma_foreign_key_list('trace') WHERE \"table\"='runs'"), 2);
     raw_close(h);
 }
 
@@ -318,7 +324,7 @@ static void test_reopen_is_idempotent(void **state)
     h = raw_open(f->db);
     assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master"), objects);
     assert_int_equal(q_int(h, "SELECT count(*) FROM runs WHERE id = %lld", (long long)id), 1);
-    assert_int_equal(q_int(h, "PRAGMA user_version"), 1);
+    assert_int_equal(q_int(h, "PRAGMA user_version"), ZB_SCHEMA_VERSION);
     raw_close(h);
 }
 
@@ -338,7 +344,9 @@ static void test_newer_schema_refused_untouched(void **state)
     assert_null(db);
     assert_non_null(strstr(err.msg, f->db));
     assert_non_null(strstr(err.msg, "99"));
-    assert_non_null(strstr(err.msg, "version 1"));
+    char known[64];
+    snprintf(known, sizeof known, "version %d this zbench knows", ZB_SCHEMA_VERSION);
+    assert_non_null(strstr(err.msg, known));
     assert_null(strchr(err.msg, '\n'));
 
     assert_int_equal(zb_read_file(f->db, 1 << 20, &after, &n_after, &err), ZB_OK);
@@ -364,15 +372,95 @@ static void test_migrates_existing_version0(void **state)
     raw_close(h);
 
     zb_db *db = open_ok(f->db);
-    assert_int_equal(zb_db_schema_version(db), 1);
+    assert_int_equal(zb_db_schema_version(db), ZB_SCHEMA_VERSION);
     begin_ok(db, "after-migration", 1);
     zb_db_close(db);
 
     h = raw_open(f->db);
     char buf[64];
-    assert_int_equal(q_int(h, "PRAGMA user_version"), 1);
+    assert_int_equal(q_int(h, "PRAGMA user_version"), ZB_SCHEMA_VERSION);
     assert_string_equal(q_text(buf, sizeof buf, h, "SELECT x FROM notes"), "kept");
     assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master WHERE name IN ('runs', 'v_summary')"), 2);
+    raw_close(h);
+}
+
+/* A version 1 file (made here by removing what version 2 added) gains the
+ * trace tables and views, and keeps its runs. */
+static void test_migrates_version1_to_2(void **state)
+{
+    fixture *f = *state;
+    zb_db *db = open_ok(f->db);
+    int64_t id = begin_ok(db, "made-by-v1", 1);
+    zb_error err = {{0}};
+    assert_int_equal(end_full(db, id, "ok", &err), ZB_OK);
+    zb_db_close(db);
+    sqlite3 *h = raw_open(f->db);
+    raw_exec(h, "DROP VIEW v_kernel_top; DROP VIEW v_kernel_class; DROP VIEW v_kernel_layer;"
+                " DROP TABLE kernels; DROP TABLE trace; PRAGMA user_version = 1;");
+    raw_close(h);
+
+    db = open_ok(f->db);
+    assert_int_equal(zb_db_schema_version(db), 2);
+    zb_db_close(db);
+    h = raw_open(f->db);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master WHERE name IN ('kernels', 'trace',"
+                              " 'v_kernel_top', 'v_kernel_class', 'v_kernel_layer')"), 5);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM runs WHERE id = %lld AND status = 'ok'", (long long)id), 1);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM results WHERE run_id = %lld", (long long)id), N_OF(k_results));
+    raw_close(h);
+}
+
+/* The trace row lands with the run's final status; the overheads come
+ * from the medians; what is unknown is NULL, never 0. */
+static void test_trace_row(void **state)
+{
+    fixture *f = *state;
+    zb_db *db = open_ok(f->db);
+    zb_error err = {{0}};
+    int64_t twin = begin_ok(db, "twin", 1);
+    zb_trace_info base = {.status = "baseline", .note = "untraced twin", .prefill_median_ms = 2.0,
+                          .decode_median_ms = 0.5, .baseline_prefill_median_ms = -1, .baseline_decode_median_ms = -1};
+    assert_int_equal(zb_db_run_end_trace(db, twin, "ok", NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, &base, &err), ZB_OK);
+    int64_t id = begin_ok(db, "traced", 1);
+    zb_trace_info t = {.status = "traced", .records = 1234, .dropped = 3, .lost = 2, .unattributed = 1,
+                       .batch_size = 4096, .batches = 1, .profile_first = 2, .profile_last = 5,
+                       .prefill_median_ms = 2.2, .decode_median_ms = 0.55, .baseline_run_id = twin,
+                       .baseline_prefill_median_ms = 2.0, .baseline_decode_median_ms = 0.5};
+    assert_int_equal(zb_db_run_end_trace(db, id, "ok", NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, &t, &err), ZB_OK);
+    /* a bad status rolls the trace row back with the rest */
+    int64_t bad = begin_ok(db, "bad", 1);
+    zb_trace_info wrong = t;
+    wrong.status = "maybe";
+    assert_int_not_equal(zb_db_run_end_trace(db, bad, "ok", NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, &wrong, &err),
+                         ZB_OK);
+    zb_db_close(db);
+
+    sqlite3 *h = raw_open(f->db);
+    char buf[128];
+    assert_string_equal(q_text(buf, sizeof buf, h, "SELECT status FROM trace WHERE run_id = %lld", (long long)twin),
+                        "baseline");
+    assert_string_equal(q_text(buf, sizeof buf, h, "SELECT note FROM trace WHERE run_id = %lld", (long long)twin),
+                        "untraced twin");
+    assert_int_equal(q_type(h, "SELECT batch_size FROM trace WHERE run_id = %lld", (long long)twin), SQLITE_NULL);
+    assert_int_equal(q_type(h, "SELECT decode_overhead_pct FROM trace WHERE run_id = %lld", (long long)twin),
+                     SQLITE_NULL);
+    assert_int_equal(q_type(h, "SELECT profile_first FROM trace WHERE run_id = %lld", (long long)twin), SQLITE_NULL);
+    assert_int_equal(q_int(h, "SELECT records FROM trace WHERE run_id = %lld", (long long)id), 1234);
+    assert_int_equal(q_int(h, "SELECT dropped + 10 * lost + 100 * unattributed FROM trace WHERE run_id = %lld",
+                           (long long)id), 123);
+    assert_int_equal(q_int(h, "SELECT profile_last FROM trace WHERE run_id = %lld", (long long)id), 5);
+    assert_int_equal(q_int(h, "SELECT baseline_run_id FROM trace WHERE run_id = %lld", (long long)id), twin);
+    assert_true(fabs(q_double(h, "SELECT decode_overhead_pct FROM trace WHERE run_id = %lld", (long long)id) - 10.0)
+                < 1e-9);
+    assert_true(fabs(q_double(h, "SELECT prefill_overhead_pct FROM trace WHERE run_id = %lld", (long long)id) - 10.0)
+                < 1e-9);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM trace WHERE run_id = %lld", (long long)bad), 0);
+    assert_string_equal(q_text(buf, sizeof buf, h, "SELECT status FROM runs WHERE id = %lld", (long long)bad),
+                        "running");
+    /* deleting the twin keeps the traced run's row, without its twin */
+    raw_exec(h, "PRAGMA foreign_keys = ON");
+    raw_exec(h, "DELETE FROM runs WHERE tag = 'twin'");
+    assert_int_equal(q_type(h, "SELECT baseline_run_id FROM trace WHERE run_id = %lld", (long long)id), SQLITE_NULL);
     raw_close(h);
 }
 
@@ -926,6 +1014,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_existing_version0, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_version1_to_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_migration_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_end_bad_status_rolls_back, setup, teardown),

@@ -807,21 +807,35 @@ static void test_report_crossover_and_kernels(void **state)
                    .seq = 16, .gen = 8, .reps = 5, .prefill_ms = k_base_pre, .decode_ms = k_base_dec};
     assert_int_equal(add_run(db, &r3), 3);
     zb_db_close(db);
-    /* a traced-run view, made by hand in the shape tracing gives it */
+    /* traced runs: kernel rows as tracing stores them (run 99 is not a
+     * run of the database: its rows must not count); v_kernel_class sums them */
     sqlite3 *h;
     assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
     assert_int_equal(sqlite3_exec(h,
-                                  "CREATE TABLE v_kernel_class(run_id INTEGER, layout TEXT, model TEXT, plugin TEXT,"
-                                  " phase TEXT, class TEXT, count INTEGER, total_ms REAL, pct_of_phase REAL);"
-                                  "INSERT INTO v_kernel_class VALUES"
-                                  " (1,'zamba','zamba-tiny','cpu_ref','decode','gemm',40,6.0,60),"
-                                  " (1,'zamba','zamba-tiny','cpu_ref','decode','scan',20,3.0,30),"
-                                  " (1,'zamba','zamba-tiny','cpu_ref','decode','norm',20,1.0,10),"
-                                  " (2,'transformer','llama2-tiny','cpu_ref','decode','gemm',16,1.5,75),"
-                                  " (2,'transformer','llama2-tiny','cpu_ref','decode','attention',8,0.5,25),"
-                                  " (3,'zamba','zamba-tiny','cpu_ref','decode','gemm',20,4.0,80),"
-                                  " (3,'zamba','zamba-tiny','cpu_ref','decode','scan',10,1.0,20),"
-                                  " (99,'zamba','zamba-tiny','cpu_ref','decode','gemm',1,100.0,100);",
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)"
+                                  " INSERT INTO kernels(run_id, kind, phase, rep, step, name, class, start_ns, end_ns)"
+                                  " SELECT 1, 'kernel', 'decode', 0, i, 'k_gemm', 'gemm', 1000 * i, 1000 * i + 150000 FROM n;"
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20)"
+                                  " INSERT INTO kernels(run_id, kind, phase, rep, step, name, class, start_ns, end_ns)"
+                                  " SELECT 1, 'kernel', 'decode', 0, i, 'k_scan', 'scan', 1000 * i, 1000 * i + 150000 FROM n;"
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20)"
+                                  " INSERT INTO kernels(run_id, kind, phase, rep, step, name, class, start_ns, end_ns)"
+                                  " SELECT 1, 'kernel', 'decode', 0, i, 'k_norm', 'norm', 1000 * i, 1000 * i + 50000 FROM n;"
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 16)"
+                                  " INSERT INTO kernels(run_id, kind, phase, rep, step, name, class, start_ns, end_ns)"
+                                  " SELECT 2, 'kernel', 'decode', 0, i, 'k_gemm', 'gemm', 1000 * i, 1000 * i + 93750 FROM n;"
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8)"
+                                  " INSERT INTO kernels(run_id, kind, phase, rep, step, name, class, start_ns, end_ns)"
+                                  " SELECT 2, 'kernel', 'decode', 0, i, 'k_attention', 'attention', 1000 * i, 1000 * i + 62500 FROM n;"
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20)"
+                                  " INSERT INTO kernels(run_id, kind, phase, rep, step, name, class, start_ns, end_ns)"
+                                  " SELECT 3, 'kernel', 'decode', 0, i, 'k_gemm', 'gemm', 1000 * i, 1000 * i + 200000 FROM n;"
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10)"
+                                  " INSERT INTO kernels(run_id, kind, phase, rep, step, name, class, start_ns, end_ns)"
+                                  " SELECT 3, 'kernel', 'decode', 0, i, 'k_scan', 'scan', 1000 * i, 1000 * i + 100000 FROM n;"
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1)"
+                                  " INSERT INTO kernels(run_id, kind, phase, rep, step, name, class, start_ns, end_ns)"
+                                  " SELECT 99, 'kernel', 'decode', 0, i, 'k_gemm', 'gemm', 1000 * i, 1000 * i + 100000000 FROM n;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_close(h), SQLITE_OK);

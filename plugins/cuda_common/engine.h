@@ -228,7 +228,8 @@ void zbe_destroy(zb_session *s);
 zb_status zbe_calibrate(int32_t device, double *copy_gbps, double *gemm_tflops, char *method, size_t method_len,
                         zb_error *err);
 /* get_extension: "zb.resize.v1" (zbe_resize), "zb.calibrate.v1"
- * (zbe_calibrate); NULL for anything else. */
+ * (zbe_calibrate), "zb.trace_layers.v1" (zbe_set_trace_hooks, nvtx.h);
+ * NULL for anything else. */
 const void *zbe_get_extension(const char *name);
 
 /* Runtime buffers (caches, arena, cuBLAS contexts) for s->plan. */

@@ -41,6 +41,10 @@ void zbe_nvtx_free(zbe_nvtx *n)
     memset(n, 0, sizeof *n);
 }
 
+/* The trace part of each engine step range. */
+static const zb_trace_part step_part[ZBE_STEP_RANGES] = {ZB_PART_STEP, ZB_PART_STEP, ZB_PART_EMBED, ZB_PART_LOGITS};
+static const zb_trace_part layer_part[ZBE_RANGES_PER_LAYER] = {ZB_PART_MAMBA, ZB_PART_ATTENTION, ZB_PART_MLP};
+
 static void push(const zbe_nvtx *n, int index)
 {
     nvtxEventAttributes_t a;
@@ -52,17 +56,22 @@ static void push(const zbe_nvtx *n, int index)
     nvtxDomainRangePushEx((nvtxDomainHandle_t)n->domain, &a);
 }
 
+/* NVTX first, then the hook, and the reverse on pop, so the two stacks
+ * nest alike. */
 void zbe_nvtx_push_layer(const zbe_nvtx *n, int layer, zbe_range r)
 {
     if (n->domain) push(n, layer * ZBE_RANGES_PER_LAYER + (int)r);
+    if (n->hooks.push) n->hooks.push(n->hooks.ctx, layer, layer_part[r]);
 }
 
 void zbe_nvtx_push_step(const zbe_nvtx *n, zbe_step_range r)
 {
     if (n->domain) push(n, n->n_layers * ZBE_RANGES_PER_LAYER + (int)r);
+    if (n->hooks.push) n->hooks.push(n->hooks.ctx, ZB_LAYER_NONE, step_part[r]);
 }
 
 void zbe_nvtx_pop(const zbe_nvtx *n)
 {
+    if (n->hooks.pop) n->hooks.pop(n->hooks.ctx);
     if (n->domain) nvtxDomainRangePop((nvtxDomainHandle_t)n->domain);
 }

@@ -4,6 +4,12 @@
  * around them. Off unless the session asked for ZB_OPT_NVTX; when on but no
  * tool is attached, NVTX's calls return at once. Names are registered once
  * at session creation, so a push costs no formatting.
+ *
+ * The same push/pop points call the driver's trace hooks when it installed
+ * some ("zb.trace_layers.v1", trace_hooks.c), independently of NVTX: that
+ * is how `zbench --trace` learns which layer each kernel belongs to. Every
+ * push calls the hook, every pop too, so the two stacks stay balanced
+ * without bookkeeping; without hooks the cost is one NULL test.
  */
 #ifndef ZBE_NVTX_H
 #define ZBE_NVTX_H
@@ -29,6 +35,7 @@ typedef struct zbe_nvtx {
     void *domain;   /* nvtxDomainHandle_t, NULL when off */
     void **names;   /* nvtxStringHandle_t: per-layer ranges, then the step ranges */
     int n_layers;
+    zb_trace_hooks hooks; /* the driver's, or all NULL */
 } zbe_nvtx;
 
 /* Creates the domain and registers the names; a no-op unless enabled. */
@@ -37,5 +44,9 @@ void zbe_nvtx_free(zbe_nvtx *n);
 void zbe_nvtx_push_layer(const zbe_nvtx *n, int layer, zbe_range r);
 void zbe_nvtx_push_step(const zbe_nvtx *n, zbe_step_range r);
 void zbe_nvtx_pop(const zbe_nvtx *n);
+
+/* "zb.trace_layers.v1": installs (hooks != NULL) or removes the driver's
+ * trace hooks on a session (trace_hooks.c). */
+zb_status zbe_set_trace_hooks(zb_session *s, const zb_trace_hooks *hooks, zb_error *err);
 
 #endif /* ZBE_NVTX_H */
