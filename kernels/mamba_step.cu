@@ -152,8 +152,6 @@ __global__ void __launch_bounds__(kWarps1 * 32, 2) xproj_kernel(const StepP p)
     float *us = sm1;                /* [NB][ldu] */
     float *part = sm1 + NB * ldu;   /* [kRows][NB] */
 
-    /* kernel 2 may start its independent prologue now */
-    mamba_grid_dep_launch();
 
     float acc[kRPW * NB];
 #pragma unroll
@@ -174,6 +172,14 @@ __global__ void __launch_bounds__(kWarps1 * 32, 2) xproj_kernel(const StepP p)
             }
         }
         if (qb == q0) {
+            /* Launched as a programmatic dependent of in_proj: the first
+             * x_proj loads above are in flight; xz is in_proj's output. */
+            mamba_grid_dep_wait();
+            /* Only now may kernel 2 start its prologue: it reads xz and the
+             * states, which are final once in_proj (and everything before
+             * it) has finished. Triggering before this wait let kernel 2
+             * read xz while in_proj still wrote it (test_mamba caught it). */
+            mamba_grid_dep_launch();
             /* conv + act of this block's channels, all its sequences;
              * chunk tails past the head's end are zero. Two items' loads
              * are issued before any is used. */
@@ -395,14 +401,22 @@ template <int NB, int CPL> cudaError_t launch1(const StepP &p, cudaStream_t stre
     cfg.blockDim = dim3(kWarps1 * 32);
     cfg.dynamicSmemBytes = smem;
     cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
+    cudaLaunchAttribute attr[2];
     attr[0].id = cudaLaunchAttributeClusterDimension;
     attr[0].val.clusterDim.x = kSplit;
     attr[0].val.clusterDim.y = 1;
     attr[0].val.clusterDim.z = 1;
+    /* a programmatic dependent of in_proj (its weight loads start early) */
+    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[1].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = attr;
-    cfg.numAttrs = 1;
+    cfg.numAttrs = 2;
     cudaError_t e = cudaLaunchKernelEx(&cfg, xproj_kernel<NB, CPL>, p);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError(); /* no PDL with clusters here: plain stream order */
+        cfg.numAttrs = 1;
+        e = cudaLaunchKernelEx(&cfg, xproj_kernel<NB, CPL>, p);
+    }
     return e != cudaSuccess ? e : cudaGetLastError();
 }
 

@@ -38,11 +38,32 @@ check() {
     [ "$tool" = memcheck ] && extra=${MEMCHECK_FLAGS---leak-check full}
     runs=$((runs + 1))
     # shellcheck disable=SC2086
-    if "$cs" --tool "$tool" $extra --error-exitcode 1 --print-limit 20 "$@" >"$log/$name.$tool.txt" 2>&1; then
+    rep=$log/$name.$tool.txt
+    if [ "$tool" = racecheck ]; then
+        # cuBLASLt's Hopper GEMMs (nvjet_*) synchronise through TMA and
+        # mbarriers, which racecheck does not model: it reports hazards
+        # inside them (seen on the H100, 2026-11-23). They are NVIDIA's
+        # code: a hazard counts when it is in any other kernel, and the
+        # program must succeed. (--kernel-name-exclude would not do: it
+        # skips the excluded kernels' execution, not only their checks.)
+        # shellcheck disable=SC2086
+        "$cs" --tool racecheck --print-limit 1000 "$@" >"$rep" 2>&1
+        st=$?
+        ours=$(grep 'Race reported between' "$rep" | grep -vc 'access at nvjet_')
+        if [ $st = 0 ] && [ "$ours" = 0 ]; then
+            echo "ok   $tool $name$(grep -q 'Race reported' "$rep" && echo ' (hazards only inside cuBLASLt nvjet_* kernels)')"
+        else
+            echo "FAIL $tool $name (exit $st, $ours hazards outside cuBLASLt; report: $rep):" >&2
+            tail -n 40 "$rep" >&2
+            failed=1
+        fi
+        return
+    fi
+    if "$cs" --tool "$tool" $extra --error-exitcode 1 --print-limit 20 "$@" >"$rep" 2>&1; then
         echo "ok   $tool $name"
     else
-        echo "FAIL $tool $name (report: $log/$name.$tool.txt):" >&2
-        tail -n 40 "$log/$name.$tool.txt" >&2
+        echo "FAIL $tool $name (report: $rep):" >&2
+        tail -n 40 "$rep" >&2
         failed=1
     fi
 }
@@ -65,9 +86,12 @@ for tool in $tools; do
         plugin=${plugin%.so}
         for f in tests/fixtures/*/; do
             fx=$(basename "$f")
-            check "$tool" "verify-$plugin-$fx" "$build/zbench" verify --plugin "$plugin" --model "$f"
+            # --tol 1: here the sanitizers judge memory and races; the
+            # tolerance is make test-gpu's business (zamba-tiny-bf16 fails
+            # it at bf16: docs/PERF.md)
+            check "$tool" "verify-$plugin-$fx" "$build/zbench" verify --plugin "$plugin" --model "$f" --tol 1
             check "$tool" "verify-$plugin-$fx-b3" "$build/zbench" verify --plugin "$plugin" --model "$f" \
-                --batch 3 --split 5
+                --batch 3 --split 5 --tol 1
         done
     done
 done

@@ -165,7 +165,7 @@ if [ -n "$ncu" ] && [ -x "$ncu" ]; then
     [ "$(grep -c '^zbench: --trace: Nsight Compute is attached' "$tmp/ncu3")" = 1 ] ||
         fail "ncu + --trace: no one-line explanation: $(grep zbench "$tmp/ncu3")"
     db="$tmp/n3.db"
-    expect "ncu + --trace: untraced" "select status || ' ' || r.status from trace join runs r on r.id = run_id" \
+    expect "ncu + --trace: untraced" "select trace.status || ' ' || r.status from trace join runs r on r.id = trace.run_id" \
         "untraced ok"
     # CUPTI itself refusing (the environment check skipped): one line, untraced
     # shellcheck disable=SC2086
@@ -174,7 +174,7 @@ if [ -n "$ncu" ] && [ -x "$ncu" ]; then
     [ "$(grep -c '^zbench: --trace: .*runs are recorded untraced' "$tmp/ncu4")" = 1 ] ||
         fail "ncu + forced --trace: no one-line CUPTI refusal: $(grep zbench "$tmp/ncu4")"
     db="$tmp/n4.db"
-    expect "ncu + forced --trace: untraced" "select status || ' ' || r.status from trace join runs r on r.id = run_id" \
+    expect "ncu + forced --trace: untraced" "select trace.status || ' ' || r.status from trace join runs r on r.id = trace.run_id" \
         "untraced ok"
     echo "trace_check: CUPTI under ncu said: $(grep '^zbench: --trace' "$tmp/ncu4")"
 else
