@@ -67,13 +67,6 @@ static int analytic_line(zb_chart *c, zb_arena *a, const zb_series *s, int color
     return 1;
 }
 
-static int cmp_point(const void *a, const void *b)
-{
-    const zb_rpoint *x = a, *y = b;
-    if (x->x != y->x) return (x->x > y->x) - (x->x < y->x);
-    return (x->y > y->y) - (x->y < y->y);
-}
-
 /* One point per distinct x over the series' runs: the median of the runs'
  * values there (runs of one series at one length repeat one measurement).
  * fx and fy return NaN for a run that has no such value. */
@@ -82,24 +75,16 @@ typedef double (*run_fn)(const zb_series *s, const zb_rrun *r);
 static zb_rpoint *per_length(zb_arena *a, const zb_series *s, run_fn fx, run_fn fy, int *n_out)
 {
     *n_out = 0;
-    zb_rpoint *all = points(a, s->n_runs), *out = points(a, s->n_runs);
+    zb_rpoint *all = points(a, s->n_runs);
     double *ys = zb_arena_alloc(a, sizeof *ys * (size_t)(s->n_runs ? s->n_runs : 1));
-    if (!all || !out || !ys) return NULL;
+    if (!all || !ys) return NULL;
     int n = 0;
     for (int i = 0; i < s->n_runs; i++) {
         double x = fx(s, s->runs[i]), y = fy(s, s->runs[i]);
         if (isfinite(x) && isfinite(y)) all[n++] = (zb_rpoint){x, y};
     }
-    qsort(all, (size_t)n, sizeof *all, cmp_point);
-    int m = 0;
-    for (int i = 0; i < n;) {
-        int j = i, k = 0;
-        while (j < n && all[j].x == all[i].x) ys[k++] = all[j++].y;
-        out[m++] = (zb_rpoint){all[i].x, zb_median_inplace(ys, k)};
-        i = j;
-    }
-    *n_out = m;
-    return out;
+    *n_out = zb_median_per_x(all, n, ys);
+    return all;
 }
 
 static int measured(zb_chart *c, zb_arena *a, const zb_series *s, int color, const char *what,

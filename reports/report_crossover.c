@@ -49,13 +49,6 @@ int zb_cross_pair(const zb_series *z, const zb_series *t)
            !strcmp(z->dtype, t->dtype) && z->batch == t->batch;
 }
 
-static int cmp_point(const void *a, const void *b)
-{
-    const zb_rpoint *x = a, *y = b;
-    if (x->x != y->x) return (x->x > y->x) - (x->x < y->x);
-    return (x->y > y->y) - (x->y < y->y);
-}
-
 zb_rpoint *zb_series_memory_curve(zb_arena *arena, const zb_series *s, int *n_out)
 {
     *n_out = 0;
@@ -69,15 +62,7 @@ zb_rpoint *zb_series_memory_curve(zb_arena *arena, const zb_series *s, int *n_ou
         all[n++] = (zb_rpoint){(double)s->runs[i]->capacity,
                                (double)m[ZB_MEM_WEIGHTS] + (double)m[ZB_MEM_KV] + (double)m[ZB_MEM_STATE]};
     }
-    qsort(all, (size_t)n, sizeof *all, cmp_point);
-    int m = 0;
-    for (int i = 0; i < n;) { /* one point per capacity: the median of its runs */
-        int j = i, k = 0;
-        while (j < n && all[j].x == all[i].x) ys[k++] = all[j++].y;
-        all[m++] = (zb_rpoint){all[i].x, zb_median_inplace(ys, k)};
-        i = j;
-    }
-    *n_out = m;
+    *n_out = zb_median_per_x(all, n, ys); /* one point per capacity */
     return all;
 }
 

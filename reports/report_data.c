@@ -21,6 +21,26 @@ double zb_median_inplace(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+static int cmp_point(const void *a, const void *b)
+{
+    const zb_rpoint *x = a, *y = b;
+    if (x->x != y->x) return (x->x > y->x) - (x->x < y->x);
+    return (x->y > y->y) - (x->y < y->y);
+}
+
+int zb_median_per_x(zb_rpoint *p, int n, double *ys)
+{
+    qsort(p, (size_t)n, sizeof *p, cmp_point);
+    int m = 0;
+    for (int i = 0; i < n;) {
+        int j = i, k = 0;
+        while (j < n && p[j].x == p[i].x) ys[k++] = p[j++].y;
+        p[m++] = (zb_rpoint){p[i].x, zb_median_inplace(ys, k)};
+        i = j;
+    }
+    return m;
+}
+
 zb_rrun *zb_rset_find(zb_rset *set, int64_t id)
 {
     int lo = 0, hi = set->n - 1;

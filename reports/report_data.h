@@ -65,4 +65,10 @@ zb_rrun *zb_rset_find(zb_rset *set, int64_t id);
 /* Median of n values (sorted in place); NaN when n == 0. */
 double zb_median_inplace(double *v, int n);
 
+/* Sorts p[0..n) by x (then y) and collapses the points of each x into one,
+ * at the median of their y, in place (runs of one series at one length
+ * repeat one measurement); ys is scratch for n values. Returns the number
+ * of points left. */
+int zb_median_per_x(zb_rpoint *p, int n, double *ys);
+
 #endif

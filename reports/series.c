@@ -39,12 +39,6 @@ static int cmp_run(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-static int cmp_point(const void *a, const void *b)
-{
-    const zb_rpoint *x = a, *y = b;
-    return (x->x > y->x) - (x->x < y->x);
-}
-
 /* The points of every run, one per x: the median of the runs' values
  * there (runs of one series measured at one context are repetitions of
  * the same measurement). */
@@ -53,11 +47,9 @@ static zb_rpoint *merge_curves(zb_arena *a, const zb_series *s, int use, int *n_
     int total = 0;
     for (int i = 0; i < s->n_runs; i++) total += use ? s->runs[i]->n_use : s->runs[i]->n_lat;
     *n_out = 0;
-    zb_rpoint *all = malloc(sizeof *all * (size_t)(total ? total : 1));
     double *ys = malloc(sizeof *ys * (size_t)(total ? total : 1));
     zb_rpoint *out = zb_arena_alloc(a, sizeof *out * (size_t)(total ? total : 1));
-    if (!all || !ys || !out) {
-        free(all);
+    if (!ys || !out) {
         free(ys);
         a->oom = 1;
         return NULL;
@@ -66,19 +58,10 @@ static zb_rpoint *merge_curves(zb_arena *a, const zb_series *s, int use, int *n_
     for (int i = 0; i < s->n_runs; i++) {
         const zb_rrun *r = s->runs[i];
         const zb_rpoint *p = use ? r->use : r->lat;
-        for (int k = 0; k < (use ? r->n_use : r->n_lat); k++) all[n++] = p[k];
+        for (int k = 0; k < (use ? r->n_use : r->n_lat); k++) out[n++] = p[k];
     }
-    qsort(all, (size_t)n, sizeof *all, cmp_point);
-    int m = 0;
-    for (int i = 0; i < n;) {
-        int j = i, k = 0;
-        while (j < n && all[j].x == all[i].x) ys[k++] = all[j++].y;
-        out[m++] = (zb_rpoint){all[i].x, zb_median_inplace(ys, k)};
-        i = j;
-    }
-    free(all);
+    *n_out = zb_median_per_x(out, n, ys);
     free(ys);
-    *n_out = m;
     return out;
 }
 
