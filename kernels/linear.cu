@@ -248,8 +248,7 @@ constexpr int kGemvVariants = (int)(sizeof(kGemvCfgs) / sizeof(kGemvCfgs[0]));
 bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 /* A launch as a programmatic dependent of the previous kernel in the
- * stream (see zbk_pdl_trigger); where the attribute is refused, a plain
- * launch (griddepcontrol.wait is then a no-op and stream order rules). */
+ * stream (see zbk_pdl_trigger). */
 cudaError_t launch_pdl(void (*kernel)(GemvArgs), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
                        const GemvArgs &p)
 {
@@ -258,18 +257,7 @@ cudaError_t launch_pdl(void (*kernel)(GemvArgs), dim3 grid, dim3 block, size_t s
     cfg.blockDim = block;
     cfg.dynamicSmemBytes = smem;
     cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, p);
-    if (e != cudaSuccess) {
-        (void)cudaGetLastError();
-        cfg.numAttrs = 0;
-        e = cudaLaunchKernelEx(&cfg, kernel, p);
-    }
-    return e != cudaSuccess ? e : cudaGetLastError();
+    return zbk_launch_dependent(cfg, kernel, p);
 }
 
 cudaError_t launch_gemv(const zb_linear_args *a, int variant, int sm_count, cudaStream_t stream)

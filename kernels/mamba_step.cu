@@ -401,23 +401,15 @@ template <int NB, int CPL> cudaError_t launch1(const StepP &p, cudaStream_t stre
     cfg.blockDim = dim3(kWarps1 * 32);
     cfg.dynamicSmemBytes = smem;
     cfg.stream = stream;
-    cudaLaunchAttribute attr[2];
+    cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeClusterDimension;
     attr[0].val.clusterDim.x = kSplit;
     attr[0].val.clusterDim.y = 1;
     attr[0].val.clusterDim.z = 1;
-    /* a programmatic dependent of in_proj (its weight loads start early) */
-    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[1].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = attr;
-    cfg.numAttrs = 2;
-    cudaError_t e = cudaLaunchKernelEx(&cfg, xproj_kernel<NB, CPL>, p);
-    if (e != cudaSuccess) {
-        (void)cudaGetLastError(); /* no PDL with clusters here: plain stream order */
-        cfg.numAttrs = 1;
-        e = cudaLaunchKernelEx(&cfg, xproj_kernel<NB, CPL>, p);
-    }
-    return e != cudaSuccess ? e : cudaGetLastError();
+    cfg.numAttrs = 1;
+    /* a programmatic dependent of in_proj (its weight loads start early) */
+    return zbk_launch_dependent(cfg, xproj_kernel<NB, CPL>, p);
 }
 
 template <int NB> cudaError_t launch1_cpl(const StepP &p, cudaStream_t stream)
@@ -447,21 +439,7 @@ template <int NB, int NPL> cudaError_t launch2(const StepP &p0, cudaStream_t str
     cfg.gridDim = dim3((warps + kWarps2 - 1) / kWarps2, (p.batch + kBG - 1) / kBG, 1);
     cfg.blockDim = dim3(kWarps2 * 32);
     cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    cudaError_t e = cudaLaunchKernelEx(&cfg, scan_step_kernel<NB, NPL>, p);
-    if (e != cudaSuccess) {
-        /* No programmatic launch here (an old driver, say): clear the
-         * error and launch plainly; griddepcontrol.wait is then a no-op
-         * and stream order alone keeps kernel 1 first. */
-        (void)cudaGetLastError();
-        cfg.numAttrs = 0;
-        e = cudaLaunchKernelEx(&cfg, scan_step_kernel<NB, NPL>, p);
-    }
-    return e != cudaSuccess ? e : cudaGetLastError();
+    return zbk_launch_dependent(cfg, scan_step_kernel<NB, NPL>, p);
 }
 
 template <int NB> cudaError_t launch2_npl(const StepP &p, cudaStream_t stream)

@@ -31,6 +31,32 @@
 __device__ __forceinline__ void zbk_pdl_trigger() { asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory"); }
 __device__ __forceinline__ void zbk_pdl_wait() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
 
+/* Launches kernel with cfg (its own attributes, e.g. a cluster size, kept)
+ * as a programmatic dependent of the stream's previous kernel. Where the
+ * attribute is refused (an old driver, say), the error is cleared and the
+ * kernel launched plainly: griddepcontrol.wait is then a no-op and stream
+ * order alone keeps the previous kernel first. */
+template <typename... Params, typename... Args>
+cudaError_t zbk_launch_dependent(cudaLaunchConfig_t cfg, void (*kernel)(Params...), Args... args)
+{
+    constexpr unsigned kMaxAttrs = 4;
+    const unsigned n = cfg.numAttrs;
+    if (n >= kMaxAttrs) return cudaErrorInvalidValue;
+    cudaLaunchAttribute attr[kMaxAttrs];
+    for (unsigned i = 0; i < n; i++) attr[i] = cfg.attrs[i];
+    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[n].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = n + 1;
+    cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, args...);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        cfg.numAttrs = n;
+        e = cudaLaunchKernelEx(&cfg, kernel, args...);
+    }
+    return e != cudaSuccess ? e : cudaGetLastError();
+}
+
 __device__ __forceinline__ float zbk_bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
 __device__ __forceinline__ float zbk_bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
 __device__ __forceinline__ float zbk_bf16(zb_bf16 h) { return __uint_as_float((uint32_t)h << 16); }
