@@ -148,6 +148,34 @@ static int add_stats(zb_stat *out, const char *phase, const phase_stats *p)
     return n;
 }
 
+/* --------------------------------------------------------------- graphs */
+
+/* The plugin's zb.graph_stats.v1 counters (since its session was created),
+ * when it has them. */
+static int graph_stats_now(const zb_plugin_api *api, zb_session *s, zb_graph_stats *out)
+{
+    const zb_ext_graph_stats *ext = api->get_extension ? api->get_extension(ZB_EXT_GRAPH_STATS) : NULL;
+    zb_error e = {{0}};
+    return ext && s && ext->get(s, out, &e) == ZB_OK;
+}
+
+/* Stats rows (phase "graph") for what a run did: counts over the run, and
+ * the graphs held and decode graph size at its end. */
+static int add_graph_stats(zb_stat *out, const zb_graph_stats *a, const zb_graph_stats *b)
+{
+    const struct {
+        const char *m;
+        double v;
+    } rows[] = {
+        {"captures", (double)(b->captures - a->captures)}, {"capture_ms", b->capture_ms - a->capture_ms},
+        {"replays", (double)(b->replays - a->replays)},    {"eager", (double)(b->eager - a->eager)},
+        {"graphs", (double)b->graphs},                     {"decode_nodes", (double)b->decode_nodes},
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) out[n++] = (zb_stat){"graph", rows[i].m, rows[i].v};
+    return n;
+}
+
 /* -------------------------------------------------------------- memory */
 
 static int memory_rows(const zb_memory_report *m, const zb_model *model, zb_dtype dtype, int batch, int64_t capacity,
@@ -320,16 +348,19 @@ static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot 
     zb_run_report rep = {
         .run_id = id, .plugin = api->name, .model = m->desc.name, .layout = info.layout, .dtype = info.dtype,
         .device = t->dev.name, .batch = w->batch, .seq = w->seq, .gen = w->gen, .depth = w->depth,
-        .status = "ok", .prefill_floor_ms = -1, .decode_floor_ms = -1,
+        .status = "ok", .prefill_floor_ms = -1, .decode_floor_ms = -1, .graph_captures = -1,
     };
     zb_workload_result r = {0};
     zb_memory_report mem = {0};
     zb_memory_row mrows[8];
-    zb_stat stats[32];
+    zb_stat stats[48];
+    zb_graph_stats g0 = {0}, g1 = {0};
+    int have_graphs = 0;
     int n_mem = 0, n_stats = 0;
     char errtext[sizeof err.msg] = "", lost[sizeof err.msg + 32];
 
     zb_status st = open_session(t, m, slot, w->batch, capacity, o->nvtx, &err);
+    if (st == ZB_OK) have_graphs = graph_stats_now(api, slot->s, &g0);
     zb_trace_run_begin(&sw->tr, id, rt->traced, api, st == ZB_OK ? slot->s : NULL, w->gen);
     if (st == ZB_OK) {
         progress_ctx pc = {sw, label, w->reps};
@@ -338,6 +369,7 @@ static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot 
         st = zb_workload_run(api, slot->s, &m->desc, &wl, &r, progress, &pc, &err);
     }
     if (st == ZB_OK) st = api->memory(slot->s, &mem, &err);
+    if (st == ZB_OK && have_graphs) have_graphs = graph_stats_now(api, slot->s, &g1);
     /* before a failed session goes: the hooks it holds are removed here */
     zb_trace_info ti = {0};
     zb_trace_run_end(&sw->tr, &ti);
@@ -369,6 +401,12 @@ static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot 
         }
         n_stats = add_stats(stats, "prefill", &pre);
         if (w->gen > 0) n_stats += add_stats(stats + n_stats, "decode", &dec);
+    }
+    if (st == ZB_OK && have_graphs) {
+        n_stats += add_graph_stats(stats + n_stats, &g0, &g1);
+        rep.graph_captures = g1.captures - g0.captures;
+        rep.graph_replays = g1.replays - g0.replays;
+        rep.graph_capture_ms = g1.capture_ms - g0.capture_ms;
     }
     rep.prefill = pre.s, rep.decode = dec.s;
     rep.prefill_tok_s = pre.tok_s, rep.decode_tok_s = dec.tok_s;
@@ -433,7 +471,11 @@ static void run_one(sweep *sw, const target *t, const zb_model *m, session_slot 
     free(results);
     if (strcmp(rep.status, "ok") != 0) sw->not_ok++;
     if (r.interrupted) sw->interrupted = 1;
-    progress_line(sw, "[%d/%d] %s: %s\n", label, rep.error ? rep.error : "done");
+    char done[128] = "done";
+    if (rep.graph_captures >= 0)
+        snprintf(done, sizeof done, "done (CUDA graphs: %lld captured in %.1f ms, %lld replays)",
+                 (long long)rep.graph_captures, rep.graph_capture_ms, (long long)rep.graph_replays);
+    progress_line(sw, "[%d/%d] %s: %s\n", label, rep.error ? rep.error : done);
     zb_output_run(&sw->out, &rep);
     zb_workload_result_free(&r);
 }
@@ -508,7 +550,7 @@ static void run_isolated(sweep *sw, const target *t, const zb_model *m, const zb
     zb_run_report rep = {
         .run_id = id, .plugin = info.plugin, .model = info.model, .layout = info.layout, .dtype = info.dtype,
         .device = t->dev.name, .batch = w->batch, .seq = w->seq, .gen = w->gen, .depth = w->depth,
-        .status = status, .error = why, .prefill_floor_ms = -1, .decode_floor_ms = -1,
+        .status = status, .error = why, .prefill_floor_ms = -1, .decode_floor_ms = -1, .graph_captures = -1,
     };
     zb_output_run(&sw->out, &rep);
 }

@@ -125,6 +125,12 @@ static cJSON *json_run(const zb_run_report *r)
     cJSON_AddNumberToObject(o, "kv_bytes", (double)r->kv_bytes);
     cJSON_AddNumberToObject(o, "state_bytes", (double)r->state_bytes);
     cJSON_AddNumberToObject(o, "device_total_bytes", (double)r->device_total_bytes);
+    if (r->graph_captures >= 0) {
+        cJSON *g = cJSON_AddObjectToObject(o, "graphs");
+        cJSON_AddNumberToObject(g, "captures", (double)r->graph_captures);
+        cJSON_AddNumberToObject(g, "replays", (double)r->graph_replays);
+        cJSON_AddNumberToObject(g, "capture_ms", r->graph_capture_ms);
+    }
     /* every raw sample: prefill per repetition, decode per step per repetition */
     if (r->reps > 0 && r->prefill_ms) cJSON_AddItemToObject(o, "prefill_ms", cJSON_CreateDoubleArray(r->prefill_ms, r->reps));
     cJSON *dec = cJSON_AddArrayToObject(o, "decode_ms");

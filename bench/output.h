@@ -23,6 +23,9 @@ typedef struct zb_run_report {
     double prefill_cv, decode_cv;           /* across repetitions */
     double prefill_floor_ms, decode_floor_ms; /* < 0 when unknown */
     int64_t weights_bytes, kv_bytes, state_bytes, device_total_bytes;
+    /* CUDA graphs (zb.graph_stats.v1) over the run; captures < 0: none */
+    int64_t graph_captures, graph_replays;
+    double graph_capture_ms;
     const double *prefill_ms, *decode_ms; /* raw: [reps], [reps][gen] */
 } zb_run_report;
 

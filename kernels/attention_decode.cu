@@ -27,6 +27,13 @@
  * Fast path: hd % 8 == 0, hd <= 512, 16-byte aligned q/kc/vc; otherwise the
  * generic kernel.
  *
+ * Position in device memory (pos_dev, what a captured graph needs): the
+ * chunk length and count are planned on the host for the longest context
+ * the call may see (max_pos); each block reads the position, and blocks
+ * whose chunk starts past the step's keys return at once; the combine
+ * merges only the chunks that ran. The engine uses this form for every
+ * decode step, so cuda_fused and cuda_graph run identical launches.
+ *
  * Scratch (zbk_attention_scratch_bytes): (m, l) pairs [batch][nh][nch]
  * followed by partial outputs [batch][nh][nch][hd], fp32, for the largest
  * nch any context up to max_kv can get.
@@ -85,7 +92,16 @@ struct DecodeParams {
     float *po;
     int nh, nkv, hd, slots, G, nsub, klo, L, ch, nch, lpk_log2;
     float sl2;
+    const int32_t *pos_dev; /* when set: klo and L come from *pos_dev, window, max_pos */
+    int window, max_pos;
 };
+
+/* The keys of a decode step at position pos: first klo, count L. */
+__device__ __forceinline__ void step_keys(int pos, int window, int *klo, int *L)
+{
+    *klo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    *L = pos - *klo + 1;
+}
 
 __device__ __forceinline__ void unpack8(const uint4 &v, float (&f)[8])
 {
@@ -107,6 +123,15 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
      * for one head, fewer where each key costs more registers of math */
     constexpr int U0 = 8 / (CPL * (GT >= 4 ? GT / 2 : 1)), U = U0 > 2 ? U0 : 2;
     extern __shared__ __align__(16) float sm[];
+    int klo = p.klo, L = p.L;
+    if (p.pos_dev) {
+        const int pos = *p.pos_dev;
+        /* past the planned range the chunks would not cover every key: fail
+         * loudly rather than attend to part of the context */
+        if (pos < 0 || pos > p.max_pos) __trap();
+        step_keys(pos, p.window, &klo, &L);
+        if ((int)blockIdx.x * p.ch >= L) return; /* a chunk past this step's keys */
+    }
     const int hd = p.hd, R = hd >> 3;
     float *qs = sm;                 /* [GT][hd], pre-scaled */
     float *sc = qs + GT * hd;       /* [GT][ch] scores (log2 domain) */
@@ -123,8 +148,8 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
         qs[i] = zb_bf16_to_f32(p.q[((size_t)b * p.nh + h0 + g) * hd + (i - g * hd)]) * p.sl2;
     }
     const int k0 = c * p.ch;              /* chunk start, relative to klo */
-    const int n = min(p.ch, p.L - k0);    /* keys in this chunk (>= 1) */
-    const int slot0 = (p.klo + k0) % p.slots;
+    const int n = min(p.ch, L - k0);      /* keys in this chunk (>= 1) */
+    const int slot0 = (klo + k0) % p.slots;
     const size_t rs = (size_t)p.nkv * hd;
     const zb_bf16 *kb = p.kc + (size_t)b * p.slots * rs + (size_t)kvh * hd;
     const zb_bf16 *vb = p.vc + (size_t)b * p.slots * rs + (size_t)kvh * hd;
@@ -305,13 +330,20 @@ __device__ __forceinline__ float block_reduce(float v, bool is_max, float *scrat
 
 __global__ void __launch_bounds__(kThreads) decode_combine_kernel(const float2 *__restrict__ pml,
                                                                    const float *__restrict__ po, zb_bf16 *out,
-                                                                   int hd, int nch)
+                                                                   int hd, int nch, const int32_t *pos_dev,
+                                                                   int window, int ch)
 {
     zbk_pdl_trigger(); /* the o projection may start streaming its weights */
     extern __shared__ float wsm[]; /* [nch] weights, then 32 scratch */
     float *scratch = wsm + nch;
+    const int stride = nch; /* partials are laid out for the planned count */
+    if (pos_dev) { /* merge only the chunks that ran */
+        int klo, L;
+        step_keys(*pos_dev, window, &klo, &L);
+        nch = (L + ch - 1) / ch;
+    }
     const size_t bh = blockIdx.x;
-    const float2 *ml = pml + bh * nch;
+    const float2 *ml = pml + bh * stride;
     float mx = -INFINITY;
     for (int c = (int)threadIdx.x; c < nch; c += kThreads) mx = fmaxf(mx, ml[c].x);
     mx = block_reduce(mx, true, scratch);
@@ -324,7 +356,7 @@ __global__ void __launch_bounds__(kThreads) decode_combine_kernel(const float2 *
     }
     ls = block_reduce(ls, false, scratch); /* its barriers also publish wsm */
     const float inv = 1.f / ls;
-    const float *src = po + bh * nch * hd;
+    const float *src = po + bh * stride * hd;
     for (int d = (int)threadIdx.x; d < hd; d += kThreads) {
         float acc = 0.f;
         for (int c = 0; c < nch; c++) acc = fmaf(wsm[c], src[(size_t)c * hd + d], acc);
@@ -337,9 +369,10 @@ __global__ void __launch_bounds__(kThreads) decode_combine_kernel(const float2 *
 __global__ void __launch_bounds__(kThreads) generic_attn_kernel(const zb_bf16 *__restrict__ q,
                                                                  const zb_bf16 *__restrict__ kc,
                                                                  const zb_bf16 *__restrict__ vc, zb_bf16 *out, int T,
-                                                                 int pos0, int nh, int nkv, int hd, int slots,
-                                                                 int window, float sl2)
+                                                                 int pos0, const int32_t *pos_dev, int nh, int nkv,
+                                                                 int hd, int slots, int window, float sl2)
 {
+    if (pos_dev) pos0 = *pos_dev; /* decode (T == 1) at the device's position */
     constexpr int RND = 256;
     extern __shared__ float gsm[];
     float *qs = gsm, *os = qs + hd, *sc = os + hd;
@@ -426,8 +459,9 @@ cudaError_t generic_launch(const zbk_attention_args *a, cudaStream_t stream)
         if (e != cudaSuccess) return e;
     }
     const dim3 grid((unsigned)a->T, (unsigned)a->nh, (unsigned)a->batch);
-    generic_attn_kernel<<<grid, kThreads, smem, stream>>>(a->q, a->kc, a->vc, a->out, a->T, a->pos0, a->nh, a->nkv,
-                                                          a->hd, a->slots, a->window, a->scale * kLog2e);
+    generic_attn_kernel<<<grid, kThreads, smem, stream>>>(a->q, a->kc, a->vc, a->out, a->T, a->pos0, a->pos_dev,
+                                                          a->nh, a->nkv, a->hd, a->slots, a->window,
+                                                          a->scale * kLog2e);
     return cudaGetLastError();
 }
 
@@ -454,8 +488,13 @@ cudaError_t decode_launch(const zbk_attention_args *a, cudaStream_t stream)
     p.slots = a->slots;
     p.G = G;
     p.nsub = G / GT;
-    p.klo = first_key(a->pos0, a->window);
-    p.L = a->pos0 - p.klo + 1;
+    /* device position: plan for the longest context (max_pos) */
+    const int plan_pos = a->pos_dev ? a->max_pos : a->pos0;
+    p.klo = first_key(plan_pos, a->window);
+    p.L = plan_pos - p.klo + 1;
+    p.pos_dev = a->pos_dev;
+    p.window = a->window;
+    p.max_pos = a->max_pos;
     p.sl2 = a->scale * kLog2e;
     if ((int64_t)a->nkv * p.nsub > 65535 || a->batch > 65535) return cudaErrorInvalidValue;
     plan_chunks(a->batch * a->nkv * p.nsub, p.L, ch_max(GT), &p.ch, &p.nch);
@@ -494,8 +533,8 @@ cudaError_t decode_launch(const zbk_attention_args *a, cudaStream_t stream)
     }
     if (e != cudaSuccess || p.nch == 1) return e;
     const size_t csmem = (size_t)(p.nch + 32) * sizeof(float);
-    decode_combine_kernel<<<(unsigned)(a->batch * a->nh), kThreads, csmem, stream>>>(p.pml, p.po, a->out, hd,
-                                                                                       p.nch);
+    decode_combine_kernel<<<(unsigned)(a->batch * a->nh), kThreads, csmem, stream>>>(
+        p.pml, p.po, a->out, hd, p.nch, a->pos_dev, a->window, p.ch);
     return cudaGetLastError();
 }
 

@@ -650,6 +650,15 @@ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 cudaError_t check_args(const zbk_attention_args *a)
 {
     if (!a || !a->q || !a->kc || !a->vc || !a->out) return cudaErrorInvalidValue;
+    /* a device position is for decode, and is checked against the plan's
+     * bound max_pos, as the host position would be */
+    if (a->pos_dev) {
+        if (a->T != 1 || a->max_pos < 0) return cudaErrorInvalidValue;
+        zbk_attention_args bound = *a;
+        bound.pos_dev = nullptr;
+        bound.pos0 = a->max_pos;
+        return check_args(&bound);
+    }
     if (a->batch < 1 || a->T < 1 || a->pos0 < 0 || a->nh < 1 || a->nkv < 1 || a->nh % a->nkv || a->hd < 2 ||
         (a->hd & 1) || a->slots < 1 || a->window < 0 || !(a->scale > 0.f))
         return cudaErrorInvalidValue;

@@ -45,13 +45,15 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi)
 }
 
 template <bool VEC>
-__global__ void __launch_bounds__(1024) rope_store_kernel(const zb_bf16 *__restrict__ qkv, int T, int pos0, int nh,
-                                                         int nkv, int hd, const float *__restrict__ inv_freq,
+__global__ void __launch_bounds__(1024) rope_store_kernel(const zb_bf16 *__restrict__ qkv, int T, int pos0,
+                                                         const int32_t *__restrict__ pos_dev, int nh, int nkv,
+                                                         int hd, const float *__restrict__ inv_freq,
                                                          zb_bf16 *__restrict__ q_out, zb_bf16 *__restrict__ kc,
                                                          zb_bf16 *__restrict__ vc, int slots)
 {
     extern __shared__ float cs[]; /* [half] cos, then [half] sin */
     const int row = blockIdx.x;   /* b * T + t */
+    if (pos_dev) pos0 = *pos_dev;
     const int b = row / T, t = row - b * T, pos = pos0 + t;
     const int half = hd / 2;
     const bool rope = inv_freq != nullptr;
@@ -132,13 +134,13 @@ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 } // namespace
 
-extern "C" cudaError_t zbk_rope_store_kv(const zb_bf16 *qkv, int batch, int T, int pos0, int nh, int nkv, int hd,
-                                         const float *inv_freq, zb_bf16 *q_out, zb_bf16 *kc, zb_bf16 *vc,
+extern "C" cudaError_t zbk_rope_store_kv(const zb_bf16 *qkv, int batch, int T, int pos0, const int32_t *pos_dev,
+                                         int nh, int nkv, int hd, const float *inv_freq, zb_bf16 *q_out, zb_bf16 *kc, zb_bf16 *vc,
                                          int slots, cudaStream_t stream)
 {
     /* T > slots would write two tokens into one slot in one launch (a race);
      * zbk_attention could not use such a chunk anyway (see its precondition). */
-    if (!qkv || !q_out || !kc || !vc || batch < 1 || T < 1 || pos0 < 0 || nh < 1 || nkv < 1 || hd < 2 ||
+    if (!qkv || !q_out || !kc || !vc || batch < 1 || T < 1 || (!pos_dev && pos0 < 0) || nh < 1 || nkv < 1 || hd < 2 ||
         (hd & 1) || slots < 1 || T > slots)
         return cudaErrorInvalidValue;
     if ((int64_t)batch * T > 0x7fffffff) return cudaErrorInvalidValue;
@@ -152,10 +154,10 @@ extern "C" cudaError_t zbk_rope_store_kv(const zb_bf16 *qkv, int batch, int T, i
     if ((int64_t)batch * T <= 256) threads = items >= 1024 ? 1024 : (int)((items + 31) / 32 * 32);
     if (threads < 128) threads = 128; /* the cos/sin table wants a few threads too */
     if (vec)
-        rope_store_kernel<true><<<grid, threads, smem, stream>>>(qkv, T, pos0, nh, nkv, hd, inv_freq, q_out, kc, vc,
-                                                                 slots);
+        rope_store_kernel<true><<<grid, threads, smem, stream>>>(qkv, T, pos0, pos_dev, nh, nkv, hd, inv_freq, q_out,
+                                                                 kc, vc, slots);
     else
-        rope_store_kernel<false><<<grid, threads, smem, stream>>>(qkv, T, pos0, nh, nkv, hd, inv_freq, q_out, kc, vc,
-                                                                  slots);
+        rope_store_kernel<false><<<grid, threads, smem, stream>>>(qkv, T, pos0, pos_dev, nh, nkv, hd, inv_freq, q_out,
+                                                                  kc, vc, slots);
     return cudaGetLastError();
 }

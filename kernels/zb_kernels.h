@@ -108,10 +108,12 @@ zb_status zb_linear(zb_blas *b, const zb_linear_args *a, cudaStream_t stream, zb
 /* Applies RoPE (when inv_freq != NULL) to q and k of a fused QKV
  * projection qkv [batch][T][(nh + 2 nkv) * hd] at positions pos0..pos0+T-1,
  * writes q to q_out [batch][T][nh][hd] and k, v into the caches
- * kc, vc [batch][slots][nkv][hd] at slot (pos % slots). */
-cudaError_t zbk_rope_store_kv(const zb_bf16 *qkv, int batch, int T, int pos0, int nh, int nkv, int hd,
-                              const float *inv_freq, zb_bf16 *q_out, zb_bf16 *kc, zb_bf16 *vc, int slots,
-                              cudaStream_t stream);
+ * kc, vc [batch][slots][nkv][hd] at slot (pos % slots). When pos_dev is
+ * not NULL, pos0 is read from it on the device when the kernel runs (the
+ * argument is then ignored): a captured CUDA graph replays at any position. */
+cudaError_t zbk_rope_store_kv(const zb_bf16 *qkv, int batch, int T, int pos0, const int32_t *pos_dev, int nh,
+                              int nkv, int hd, const float *inv_freq, zb_bf16 *q_out, zb_bf16 *kc, zb_bf16 *vc,
+                              int slots, cudaStream_t stream);
 
 /* Causal attention of T queries at positions pos0.. over the cache (which
  * already holds them), never materialising the score matrix; query p sees
@@ -127,10 +129,26 @@ typedef struct zbk_attention_args {
     float scale;
     void *partial;
     size_t partial_bytes;
+    /* Decode (T == 1) with the position in device memory: when pos_dev is
+     * set, the query position is *pos_dev when the kernels run, anywhere in
+     * 0..max_pos (pos0 is ignored). The split over the keys is then planned
+     * once for the longest context max_pos can have, and chunks past the
+     * step's keys return at once, so one launch configuration (and one
+     * captured graph) serves every step. Results depend on max_pos through
+     * that plan, not on how the position got there. */
+    const int32_t *pos_dev;
+    int max_pos;
 } zbk_attention_args;
 
 size_t zbk_attention_scratch_bytes(int batch, int nh, int hd, int max_kv);
 cudaError_t zbk_attention(const zbk_attention_args *a, cudaStream_t stream);
+
+/* The session's position counter in device memory (one int32 shared by
+ * every sequence): set to `value`, or advanced by n, by a one-thread
+ * kernel, so that the update is ordered with the step's other launches and
+ * can be part of a captured graph. */
+cudaError_t zbk_position_set(int32_t *pos, int value, cudaStream_t stream);
+cudaError_t zbk_position_add(int32_t *pos, int n, cudaStream_t stream);
 
 /* Copies positions pos_from .. pos_from+n-1 of every sequence from one KV
  * ring to another: dst[b][p % dst_slots] = src[b][p % src_slots], rows of

@@ -458,6 +458,24 @@ typedef struct zb_ext_trace_layers {
     zb_status (*set_hooks)(zb_session *s, const zb_trace_hooks *hooks, zb_error *err);
 } zb_ext_trace_layers;
 
+/* "zb.graph_stats.v1": what a plugin that replays CUDA graphs did with
+ * them, counted since the session was created (the driver records the
+ * difference over a run). */
+#define ZB_EXT_GRAPH_STATS "zb.graph_stats.v1"
+
+typedef struct zb_graph_stats {
+    int64_t graphs;         /* executable graphs held now (decode and prefill) */
+    int64_t captures;       /* graphs captured and instantiated */
+    int64_t replays;        /* graph launches */
+    int64_t eager;          /* decode steps and prefill chunks issued without a graph (warm-ups) */
+    int64_t decode_nodes;   /* nodes of the current decode graph, 0 when there is none */
+    double capture_ms;      /* host time spent capturing and instantiating, in all */
+} zb_graph_stats;
+
+typedef struct zb_ext_graph_stats {
+    zb_status (*get)(zb_session *s, zb_graph_stats *out, zb_error *err);
+} zb_ext_graph_stats;
+
 /* The entry point every plugin defines:
  *     ZB_EXPORT const zb_plugin_api *zbench_plugin_entry(void);          */
 

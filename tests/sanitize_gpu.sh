@@ -5,10 +5,11 @@
 # uninitialised device memory) and synccheck (barrier misuse). Any report
 # fails (--error-exitcode 1). Without a GPU or without compute-sanitizer it
 # says SKIP and succeeds. The kernel tests run their small shapes only
-# (test_attention/test_dense --small, test_mamba --quick): the sanitizers
+# (test_attention/test_dense --small, the others --quick): the sanitizers
 # slow kernels down 10-100x.
 # Usage: sanitize_gpu.sh BUILD_DIR [TOOL...]   (default: all four tools)
-# MEMCHECK_FLAGS replaces memcheck's extra flags ("--leak-check full").
+# MEMCHECK_FLAGS replaces memcheck's extra flags ("--leak-check full");
+# SANITIZE_ONLY, an extended regex, limits the runs to the names it matches.
 set -u
 build=${1:-build}
 shift
@@ -34,9 +35,15 @@ failed=0 runs=0
 check() {
     tool=$1 name=$2
     shift 2
+    # SANITIZE_ONLY (an extended regex) picks runs by name, e.g. to split
+    # the slow initcheck over several sessions
+    if [ -n "${SANITIZE_ONLY:-}" ] && ! echo "$name" | grep -Eq "$SANITIZE_ONLY"; then
+        return
+    fi
     extra=
     [ "$tool" = memcheck ] && extra=${MEMCHECK_FLAGS---leak-check full}
     runs=$((runs + 1))
+    t0=$(date +%s)
     # shellcheck disable=SC2086
     rep=$log/$name.$tool.txt
     if [ "$tool" = racecheck ]; then
@@ -51,7 +58,7 @@ check() {
         st=$?
         ours=$(grep 'Race reported between' "$rep" | grep -vc 'access at nvjet_')
         if [ $st = 0 ] && [ "$ours" = 0 ]; then
-            echo "ok   $tool $name$(grep -q 'Race reported' "$rep" && echo ' (hazards only inside cuBLASLt nvjet_* kernels)')"
+            echo "ok   $tool $name ($(($(date +%s) - t0)) s)$(grep -q 'Race reported' "$rep" && echo ', hazards only inside cuBLASLt nvjet_* kernels')"
         else
             echo "FAIL $tool $name (exit $st, $ours hazards outside cuBLASLt; report: $rep):" >&2
             tail -n 40 "$rep" >&2
@@ -60,7 +67,7 @@ check() {
         return
     fi
     if "$cs" --tool "$tool" $extra --error-exitcode 1 --print-limit 20 "$@" >"$rep" 2>&1; then
-        echo "ok   $tool $name"
+        echo "ok   $tool $name ($(($(date +%s) - t0)) s)"
     else
         echo "FAIL $tool $name (report: $rep):" >&2
         tail -n 40 "$rep" >&2
@@ -74,7 +81,7 @@ for tool in $tools; do
         name=${t##*/}
         case $name in
         test_attention | test_dense) flags=--small ;;
-        test_mamba) flags=--quick ;;
+        test_mamba | test_plugin_agreement | test_graph_replay) flags=--quick ;;
         *) flags= ;;
         esac
         # shellcheck disable=SC2086

@@ -57,7 +57,11 @@ zb_status zbe_attention(zb_session *s, const zbe_attn_w *w, int app, int T, int 
         ZBE_CUDA(zbk_kv_ring_copy(vc, p->slots, av, aslots, p->batch, p->kv_dim, pos0 - back, back, s->stream));
     }
     /* Zamba's shared block has no rotary embedding: inv_freq NULL */
-    ZBE_CUDA(zbk_rope_store_kv(b->qkv, p->batch, T, pos0, d->n_heads, d->n_kv_heads, d->head_dim,
+    /* one-token passes (decode, and a one-token prefill chunk) read their
+     * position from the device (one launch for every step, as a captured
+     * graph needs); longer chunks pass it */
+    const int32_t *pos_dev = T == 1 ? b->pos : NULL;
+    ZBE_CUDA(zbk_rope_store_kv(b->qkv, p->batch, T, pos0, pos_dev, d->n_heads, d->n_kv_heads, d->head_dim,
                                d->rope ? b->inv_freq : NULL, b->q, ak, av, aslots, s->stream));
 
     zbk_attention_args a = {0};
@@ -76,6 +80,8 @@ zb_status zbe_attention(zb_session *s, const zbe_attn_w *w, int app, int T, int 
     a.scale = d->attn_scale;
     a.partial = b->attn_scratch;
     a.partial_bytes = p->attn_scratch_bytes;
+    a.pos_dev = pos_dev;
+    a.max_pos = p->capacity - 1;
     ZBE_CUDA(zbk_attention(&a, s->stream));
     if (staged) { /* the chunk's last W keys (at most) go back into the cache */
         const int keep = T < p->slots ? T : p->slots;

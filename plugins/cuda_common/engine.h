@@ -130,7 +130,7 @@ typedef struct zbe_plan {
     size_t arena_bytes; /* one allocation: activations and kernel scratch */
     size_t attn_scratch_bytes, step_scratch_bytes;
     /* persistent sub-buffers */
-    size_t off_tok, off_h, off_emb, off_xn, off_t, off_last, off_lastn, off_logits, off_tokens, off_ones,
+    size_t off_tok, off_h, off_emb, off_xn, off_t, off_last, off_lastn, off_logits, off_tokens, off_pos, off_ones,
         off_inv_freq, off_attn_scratch, off_step_scratch;
     /* overlay: the attention, MLP and Mamba sets are never live together */
     size_t off_qkv, off_q, off_att, off_stage_k, off_stage_v;
@@ -164,6 +164,8 @@ typedef struct zbe_buffers {
     zb_bf16 *lastn;    /* [batch][hidden] its final norm */
     float *logits;     /* [batch][vocab] */
     int32_t *tokens;   /* [batch] decode input AND the last argmax (feedback) */
+    int32_t *pos;      /* [1] the position of the next token (== zb_session.pos
+                        * between calls): decode reads it on the device */
     float *ones;       /* [rows] of 1.0f, for bias rank-1 updates, or NULL */
     float *inv_freq;   /* [head_dim / 2] RoPE table, or NULL */
     void *attn_scratch;
@@ -182,8 +184,13 @@ typedef struct zbe_buffers {
 typedef struct zbe_variant {
     const char *name;
     /* Enqueues one decode step on s->stream: input ids in s->buf.tokens,
-     * position s->pos; no host synchronisation (see zbe_decode_step). */
+     * position s->pos (and s->buf.pos, which the step advances); no host
+     * synchronisation (see zbe_decode_step). */
     zb_status (*issue_decode)(zb_session *s, zb_error *err);
+    /* Enqueues the forward pass of one prefill chunk: T tokens per
+     * sequence already in s->buf.tok, positions pos0.., logits and argmax
+     * of the last position when `logits` (see zbe_forward). */
+    zb_status (*issue_prefill)(zb_session *s, int T, int pos0, int logits, zb_error *err);
     /* The runtime buffers are about to be freed or replaced (resize,
      * destroy): drop whatever captured them. May be NULL. */
     void (*invalidate)(zb_session *s);
@@ -193,7 +200,8 @@ struct zb_session {
     zb_model_desc desc;
     zb_session_opts opts;
     const zbe_variant *variant;
-    void *variant_state;       /* owned by the variant (e.g. a CUDA graph) */
+    void *variant_state;       /* the variant's (e.g. its CUDA graphs), from malloc:
+                                * emptied by its invalidate, freed at destroy */
     cudaStream_t stream;
     cudaEvent_t ev_start, ev_stop;
     zb_blas *blas;
@@ -211,6 +219,11 @@ struct zb_session {
     size_t peak_used;          /* highest device usage seen */
     zbe_nvtx nvtx;
 };
+
+/* cuda_graph's variant (graph.c): decode and prefill chunks captured once
+ * and replayed; zbe_graph_stats serves "zb.graph_stats.v1". */
+extern const zbe_variant zbe_graph_variant;
+zb_status zbe_graph_stats(zb_session *s, zb_graph_stats *out, zb_error *err);
 
 /* API implementations (the table lives in each plugin's entry.c). */
 zb_status zbe_device_info(int32_t device, zb_device_info *info, zb_error *err);
@@ -256,8 +269,12 @@ zb_status zbe_zamba_layer(zb_session *s, int l, int T, int pos0, zb_error *err);
 /* Embeds tokens [batch][T], runs every layer at positions pos0.., and when
  * `logits` is set computes the last position's logits and argmax. */
 zb_status zbe_forward(zb_session *s, const int32_t *tokens, int T, int pos0, int logits, zb_error *err);
-/* One decode step (T = 1) from s->buf.tokens at s->pos: all work on
- * s->stream, no host synchronisation, no host-memory traffic. */
+/* One decode step (T = 1) from s->buf.tokens at the device position
+ * s->buf.pos, which it advances by one: all work on s->stream, no host
+ * synchronisation, no host-memory traffic, no argument that changes from
+ * step to step (what makes it capturable once and replayable). */
 zb_status zbe_decode_step(zb_session *s, zb_error *err);
+/* zbe_forward over the chunk in s->buf.tok: the plain prefill issue. */
+zb_status zbe_prefill_chunk(zb_session *s, int T, int pos0, int logits, zb_error *err);
 
 #endif /* ZBE_ENGINE_H */

@@ -2,36 +2,24 @@
  * The model forward pass over one chunk of T tokens per sequence, and the
  * decode step built on it.
  *
- * ---- What cuda_graph needs (it captures zbe_decode_step) ----------------
- * zbe_decode_step already enqueues everything on s->stream, never waits on
- * the host, never touches host memory, and reads/writes only buffers whose
- * addresses are fixed for the session's lifetime (until resize). Its input
- * ids are s->buf.tokens and it leaves the argmax in the same buffer, so a
- * replay can feed itself. What is still baked in at capture time:
- *  1. pos0: zbk_rope_store_kv and zbk_attention take the position as an int
- *     launch argument (passed here from the host counter s->pos). A graph
- *     replayed at a later position needs kernel variants reading it from
- *     device memory (e.g. `const int32_t *pos` in device memory, one int,
- *     since all sequences share the position), an increment of that
- *     counter as the step's last node, and a split-KV decode kernel whose
- *     grid does not depend on pos (size it for `slots`, let splits past
- *     the last key exit early). Until those exist, the alternative is
- *     cudaGraphExecKernelNodeSetParams on the nodes of those two kernels
- *     (found by walking the captured graph), which is fragile because the
- *     kernels are opaque here.
- *  2. zb_linear chooses GEMV vs cuBLASLt and its algorithm on the host on
- *     first use; run one eager decode step before capturing so no plan
- *     query or workspace allocation happens inside the capture, and use a
- *     capture mode of cudaStreamCaptureModeThreadLocal.
- *  3. The optional bias update (cublasSger on s->cublas) is capturable; the
- *     handle is bound to s->stream at creation.
- *  4. NVTX ranges are host-side: in a graph they mark only the capture;
- *     cuda_graph should push one "decode" range around cudaGraphLaunch.
- *  5. The token input copy (pinned s->h_tokens -> s->buf.tokens) stays
- *     outside, in zbe_decode, as do the output copies and timing events, so
- *     the variant only replaces issue_decode; its `invalidate` hook must
- *     drop the graph on resize/destroy (buffers move). reset keeps every
- *     address, so a captured graph survives it.
+ * ---- Why a decode step can be captured once (cuda_graph) ---------------
+ * zbe_decode_step enqueues everything on s->stream, never waits on the
+ * host, never touches host memory, and reads/writes only buffers whose
+ * addresses are fixed until a resize. Its input ids are s->buf.tokens and
+ * it leaves the argmax there, so a replay feeds itself. The position lives
+ * in device memory (s->buf.pos): RoPE/KV store and decode attention read
+ * it when they run, attention plans its split over the keys for the
+ * session's capacity (not the current length), and the step's last launch
+ * advances it. cuda_fused issues the very same launches eagerly, which is
+ * why the two plugins agree bit for bit.
+ *  - zb_linear picks GEMV or cuBLASLt and caches its plans on the host at
+ *    first use: a capture follows at least one eager step of the same
+ *    shape, so nothing is planned or allocated inside a capture.
+ *  - NVTX ranges and the trace hooks fire on the host: during a capture
+ *    they label the graph's nodes (CUPTI notes the layer of each node as it
+ *    is created); a replay gets one step range around cudaGraphLaunch.
+ *  - The token upload, the output copies and the timing events stay in
+ *    zbe_decode (step.c), outside what a variant issues.
  * ------------------------------------------------------------------------
  */
 #include "check.h"
@@ -82,10 +70,36 @@ zb_status zbe_forward(zb_session *s, const int32_t *tokens, int T, int pos0, int
     return st;
 }
 
+/* The decode step's tail: logits, argmax, and the device position moved
+ * on to the next token (one "logits" range, so that every launch of a step
+ * belongs to a part). */
+static zb_status decode_tail(zb_session *s, zb_error *err)
+{
+    ZBE_TRY(final_logits(s, 1, err));
+    ZBE_CUDA(zbk_position_add(s->buf.pos, 1, s->stream));
+    return ZB_OK;
+}
+
+static zb_status decode_body(zb_session *s, zb_error *err)
+{
+    /* s->pos goes along for the layers' signature only: every kernel that
+     * depends on the position reads s->buf.pos */
+    ZBE_TRY(zbe_forward(s, s->buf.tokens, 1, s->pos, 0, err));
+    zbe_nvtx_push_step(&s->nvtx, ZBE_RANGE_LOGITS);
+    zb_status st = decode_tail(s, err);
+    zbe_nvtx_pop(&s->nvtx);
+    return st;
+}
+
 zb_status zbe_decode_step(zb_session *s, zb_error *err)
 {
     zbe_nvtx_push_step(&s->nvtx, ZBE_RANGE_DECODE);
-    zb_status st = zbe_forward(s, s->buf.tokens, 1, s->pos, 1, err);
+    zb_status st = decode_body(s, err);
     zbe_nvtx_pop(&s->nvtx);
     return st;
+}
+
+zb_status zbe_prefill_chunk(zb_session *s, int T, int pos0, int logits, zb_error *err)
+{
+    return zbe_forward(s, s->buf.tok, T, pos0, logits, err);
 }

@@ -119,6 +119,7 @@ zb_status zbe_plan_runtime(const zb_model_desc *d, const zbe_weights *w, int bat
     p->off_lastn = carve(&ar, B * H * 2);
     p->off_logits = carve(&ar, B * V * 4);
     p->off_tokens = carve(&ar, B * 4);
+    p->off_pos = carve(&ar, 4);
     if (w->resid_bias) p->off_ones = carve(&ar, R * 4);
     if (d->rope) p->off_inv_freq = carve(&ar, hd / 2 * 4);
     p->attn_scratch_bytes = zbk_attention_scratch_bytes(batch, d->n_heads, d->head_dim, p->slots);

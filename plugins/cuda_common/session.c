@@ -88,6 +88,7 @@ static void carve_buffers(zb_session *s)
     b->lastn = (zb_bf16 *)(a + p->off_lastn);
     b->logits = (float *)(a + p->off_logits);
     b->tokens = (int32_t *)(a + p->off_tokens);
+    b->pos = (int32_t *)(a + p->off_pos);
     b->ones = s->w.resid_bias ? (float *)(a + p->off_ones) : NULL;
     b->inv_freq = s->desc.rope ? (float *)(a + p->off_inv_freq) : NULL;
     b->attn_scratch = p->attn_scratch_bytes ? a + p->off_attn_scratch : NULL;
@@ -144,6 +145,7 @@ zb_status zbe_runtime_clear(zb_session *s, zb_error *err)
     if (s->state_mem) ZBE_CUDA(cudaMemsetAsync(s->state_mem, 0, s->plan.state_total, s->stream));
     /* token feedback before any step reads token 0, as cpu_ref does */
     ZBE_CUDA(cudaMemsetAsync(s->buf.tokens, 0, sizeof(int32_t) * (size_t)s->plan.batch, s->stream));
+    ZBE_CUDA(zbk_position_set(s->buf.pos, 0, s->stream));
     s->pos = 0;
     return ZB_OK;
 }
@@ -238,7 +240,7 @@ zb_status zbe_create(const zb_model_desc *desc, const zb_weights *weights, const
                      const zbe_variant *variant, zb_session **out, zb_error *err)
 {
     *out = NULL;
-    if (!desc || !weights || !opts || !variant || !variant->issue_decode)
+    if (!desc || !weights || !opts || !variant || !variant->issue_decode || !variant->issue_prefill)
         return zbe_fail(err, ZB_ERR_INVALID, "create needs a description, weights, options and a decode variant");
     if (opts->dtype != ZB_DTYPE_BF16)
         return zbe_fail(err, ZB_ERR_UNSUPPORTED, "%s computes in bf16 only (asked for %s)", variant->name,
@@ -267,7 +269,8 @@ void zbe_destroy(zb_session *s)
     if (!s) return;
     /* best effort: a session may be destroyed after a device error */
     if (cudaSetDevice(s->opts.device) != cudaSuccess) (void)cudaGetLastError();
-    zbe_runtime_free(s);
+    zbe_runtime_free(s); /* the variant's invalidate runs here */
+    free(s->variant_state);
     zbe_weights_free(&s->w);
     if (s->cublas) cublasDestroy(s->cublas);
     if (s->blas) zb_blas_destroy(s->blas);

@@ -64,9 +64,14 @@ static zb_status run_prefill(zb_session *s, const int32_t *tokens, int n, float 
          * memory is pageable, so the runtime stages it before returning */
         ZBE_CUDA(cudaMemcpy2DAsync(s->buf.tok, (size_t)T * 4, tokens + c0, (size_t)n * 4, (size_t)T * 4,
                                    (size_t)p->batch, cudaMemcpyHostToDevice, s->stream));
-        ZBE_TRY(zbe_forward(s, s->buf.tok, T, s->pos + c0, c0 + T == n, err));
+        /* a one-token chunk runs the decode kernels, which read the
+         * position on the device */
+        ZBE_CUDA(zbk_position_set(s->buf.pos, s->pos + c0, s->stream));
+        ZBE_TRY(s->variant->issue_prefill(s, T, s->pos + c0, c0 + T == n, err));
         c0 += T;
     }
+    /* the decode steps that follow start after the prompt */
+    ZBE_CUDA(zbk_position_set(s->buf.pos, s->pos + n, s->stream));
     return finish(s, logits, next, timing, err);
 }
 

@@ -5,6 +5,7 @@
 static const zbe_variant fused = {
     .name = "cuda_fused",
     .issue_decode = zbe_decode_step,
+    .issue_prefill = zbe_prefill_chunk,
     .invalidate = NULL,
 };
 

@@ -172,6 +172,20 @@ while [ $i -lt 300 ] && [ "$(statuses "$tmp/ik.db")" = running ]; do
 done
 [ "$(statuses "$tmp/ik.db")" = interrupted ] || fail "isolated: child of a killed parent: $(statuses "$tmp/ik.db")"
 
+# --- CUDA graph counters (zb.graph_stats.v1) into stats, phase 'graph' ---
+# fake_gpu counts as cuda_graph: 3 repetitions (1 warm-up) of 5 steps on
+# one session: 1 eager step, 1 capture, 14 replays
+fake_gpu="$build/tests/plugins/libzb_fake_gpu.so"
+$zb --plugin "$fake_gpu" --model zamba-tiny --seq 4 --gen 5 --reps 2 --warmup 1 --quiet --db "$tmp/g.db" \
+    --output json >"$tmp/g.json" || fail "fake_gpu run failed"
+[ "$(q "$tmp/g.db" "select group_concat(metric || '=' || value, ' ') from (select metric, value from stats
+    where phase = 'graph' order by metric)")" = "capture_ms=0.5 captures=1.0 decode_nodes=7.0 eager=1.0 graphs=1.0 replays=14.0" ] ||
+    fail "graph stats: $(q "$tmp/g.db" "select group_concat(metric || '=' || value) from stats where phase = 'graph'")"
+grep -q '"graphs":{"captures":1,"replays":14,"capture_ms":0.5}' "$tmp/g.json" ||
+    fail "json output lacks the graph counters: $(cat "$tmp/g.json")"
+# a plugin without graphs records none
+[ "$(q "$db" "select count(*) from stats where phase = 'graph'")" = 0 ] || fail "cpu_ref recorded graph stats"
+
 # --- two writers at once ------------------------------------------------
 $zb $tiny --model zamba-tiny --seq 4,8,12 --gen 2 --db "$tmp/c.db" >/dev/null &
 p1=$!

@@ -57,6 +57,14 @@ static inline bool gpu_available(const char *test)
     return true;
 }
 
+/* Whether the command line holds `a` (an exact argument). */
+static inline bool has_arg(int argc, char **argv, const char *a)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], a)) return true;
+    return false;
+}
+
 static inline bool want_bench(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)

@@ -89,7 +89,13 @@ void ref_attention(const Case &c, float scale, const std::vector<float> &q, cons
 
 double scale_of(int hd) { return 1.0 / std::sqrt((double)hd); }
 
-/* variant < 0: zbk_attention; otherwise zbk_attention_prefill_variant. */
+/* variant -1: zbk_attention; -2: decode with the position in device memory
+ * (as the engine runs every decode step: RoPE/KV store and attention read
+ * it, the split planned for the longest context the cache allows, so most
+ * chunks of a short context have nothing to do); otherwise
+ * zbk_attention_prefill_variant. */
+const int kDevicePos = -2;
+
 void run_case(const Case &c, uint64_t seed, int variant = -1)
 {
     Rng rng(seed);
@@ -152,8 +158,14 @@ void run_case(const Case &c, uint64_t seed, int variant = -1)
     d_q.poison();
     d_out.poison();
 
-    CUDA_CHECK(zbk_rope_store_kv(d_qkv.p, B, T, c.pos0, nh, nkv, hd, c.rope ? d_inv.p : nullptr, d_q.p, d_k.p,
-                                 d_v.p, c.slots, 0));
+    const bool dev_pos = variant == kDevicePos;
+    /* the largest position the plan must allow: the ring's when there is no
+     * window, else far past this one */
+    const int max_pos = c.W > 0 ? c.pos0 + 4 * c.slots : c.slots - 1;
+    DevBuf<int32_t> d_pos(std::vector<int32_t>{c.pos0});
+    /* a wrong host position must not matter when the device has it */
+    CUDA_CHECK(zbk_rope_store_kv(d_qkv.p, B, T, dev_pos ? c.pos0 + 7 : c.pos0, dev_pos ? d_pos.p : nullptr, nh, nkv,
+                                 hd, c.rope ? d_inv.p : nullptr, d_q.p, d_k.p, d_v.p, c.slots, 0));
     CUDA_CHECK(cudaDeviceSynchronize());
 
     /* q_out and every cache slot */
@@ -184,9 +196,11 @@ void run_case(const Case &c, uint64_t seed, int variant = -1)
         TEST_CHECK(ek < 2e-3, "%s: cache rel err %g", c.name, ek);
     }
 
-    const size_t scratch = zbk_attention_scratch_bytes(B, nh, hd, npos);
+    const size_t scratch = zbk_attention_scratch_bytes(B, nh, hd, dev_pos ? std::min(max_pos + 1, c.slots) : npos);
     DevBuf<uint8_t> d_part(scratch);
+    d_part.poison(); /* partials of chunks that do not run must not be read */
     zbk_attention_args a;
+    memset(&a, 0, sizeof a);
     a.q = d_q.p;
     a.kc = d_k.p;
     a.vc = d_v.p;
@@ -202,6 +216,11 @@ void run_case(const Case &c, uint64_t seed, int variant = -1)
     a.scale = scale;
     a.partial = d_part.p;
     a.partial_bytes = scratch;
+    if (dev_pos) {
+        a.pos0 = c.pos0 + 7;
+        a.pos_dev = d_pos.p;
+        a.max_pos = max_pos;
+    }
     if (variant < 0)
         CUDA_CHECK(zbk_attention(&a, 0));
     else
@@ -237,6 +256,22 @@ void run_refusals()
     a.window = 4096;
     a.slots = 4096;
     TEST_CHECK(zbk_attention(&a, 0) == cudaErrorInvalidValue, "ring overflow accepted");
+    /* a device position is for decode only, and its bound must fit the ring */
+    int32_t *dpos = nullptr;
+    CUDA_CHECK(cudaMalloc(&dpos, sizeof(int32_t)));
+    a.pos_dev = dpos;
+    a.max_pos = 100;
+    TEST_CHECK(zbk_attention(&a, 0) == cudaErrorInvalidValue, "device position with T > 1 accepted");
+    a.T = 1;
+    a.window = 0;
+    a.slots = 64;
+    TEST_CHECK(zbk_attention(&a, 0) == cudaErrorInvalidValue, "max_pos past the cache accepted");
+    a.max_pos = -1;
+    TEST_CHECK(zbk_attention(&a, 0) == cudaErrorInvalidValue, "negative max_pos accepted");
+    CUDA_CHECK(cudaFree(dpos));
+    a.pos_dev = nullptr;
+    a.T = 10;
+    a.window = 4096;
     a.slots = 4096 + 9; /* window + T - 1 fits */
     TEST_CHECK(zbk_attention_prefill_variant(&a, 3, 0) == cudaSuccess, "window + T - 1 slots refused");
     CUDA_CHECK(cudaDeviceSynchronize());
@@ -250,7 +285,7 @@ void run_refusals()
     a.partial = nullptr;
     a.partial_bytes = 0;
     TEST_CHECK(zbk_attention(&a, 0) == cudaErrorInvalidValue, "missing scratch accepted");
-    TEST_CHECK(zbk_rope_store_kv(buf.p, 1, 20, 0, 4, 2, 128, nullptr, buf.p, buf.p, buf.p, 16, 0) ==
+    TEST_CHECK(zbk_rope_store_kv(buf.p, 1, 20, 0, nullptr, 4, 2, 128, nullptr, buf.p, buf.p, buf.p, 16, 0) ==
                    cudaErrorInvalidValue,
                "T > slots accepted by rope_store");
     CUDA_CHECK(cudaGetLastError());
@@ -346,17 +381,10 @@ void bench_rope(int T, int nh, int nkv, int hd)
     for (int i = 0; i < hd / 2; i++) inv[i] = zb_rope_inv_freq(kTheta, i, hd, ZB_DTYPE_BF16);
     DevBuf<float> d_inv(inv);
     const double ms = time_median_ms(
-        [&] { CUDA_CHECK(zbk_rope_store_kv(qkv.p, 1, T, 0, nh, nkv, hd, d_inv.p, q.p, k.p, v.p, T, 0)); });
+        [&] { CUDA_CHECK(zbk_rope_store_kv(qkv.p, 1, T, 0, nullptr, nh, nkv, hd, d_inv.p, q.p, k.p, v.p, T, 0)); });
     char shape[96];
     snprintf(shape, sizeof shape, "T=%d nh=%d/%d hd=%d", T, nh, nkv, hd);
     bench_line("rope_store_kv", shape, ms, 2.0 * T * width * 2.0, 0);
-}
-
-bool has_arg(int argc, char **argv, const char *a)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], a)) return true;
-    return false;
 }
 
 /* One launch of each prefill shape that matters, for a profiler. */
@@ -442,6 +470,11 @@ int main(int argc, char **argv)
         {"dec group8 long", 8, 1, 8191, 32, 4, 128, 0, 8192, true},
         {"dec hd50 generic", 1, 1, 300, 4, 2, 50, 0, 301, true},
         {"dec hd520 generic", 1, 1, 300, 2, 1, 520, 0, 301, true},
+        /* short contexts in a long cache: with the position on the device
+         * most planned chunks have no keys */
+        {"dec ctx1 cap8192", 3, 1, 0, 32, 8, 128, 0, 8192, true},
+        {"dec ctx100 cap8192 hd464", 1, 1, 99, 16, 16, 464, 0, 8192, false},
+        {"dec ctx3000 cap16384", 2, 1, 2999, 32, 8, 128, 0, 16384, true},
     };
     uint64_t seed = 1;
     if (has_arg(argc, argv, "--small")) {
@@ -452,6 +485,9 @@ int main(int argc, char **argv)
                 if (!strcmp(c.name, name)) run_case(c, seed++);
         run_case(cases[14], seed++, 4);
         run_case(cases[6], seed++, 1);
+        for (const char *name : {"dec ctx100 cap8192 hd464", "dec swa ring", "dec hd50 generic"})
+            for (const Case &c : cases)
+                if (!strcmp(c.name, name)) run_case(c, seed++, kDevicePos);
         printf("test_attention --small: all passed\n");
         return 0;
     }
@@ -470,6 +506,9 @@ int main(int argc, char **argv)
         run_case(cases[14], seed++, 2);
         run_case(cases[6], seed++, 3);
         run_case(cases[11], seed++, 3);
+        /* every decode case again with the position in device memory */
+        for (const Case &c : cases)
+            if (c.T == 1) run_case(c, seed++, kDevicePos);
         run_refusals();
         printf("test_attention: all passed\n");
     }

@@ -563,8 +563,7 @@ int main(int argc, char **argv)
     const MShape narrow{"di90", 2, 90, 2, 16, 4, 6, ZB_ACT_SILU};            /* scalar conv / x_proj */
     const MShape zamba{"zamba7b", 1, 7424, 2, 16, 4, 232, ZB_ACT_SILU};
     /* --quick: the small shapes only (for compute-sanitizer runs) */
-    bool quick = false;
-    for (int i = 1; i < argc; i++) quick = quick || !strcmp(argv[i], "--quick");
+    const bool quick = has_arg(argc, argv, "--quick");
     uint64_t seed = 100;
 
     for (const MShape *s : {&tiny, &tiny3, &gelu, &odd, &wide, &big, &narrow})

@@ -1,7 +1,9 @@
 /* A backend that claims to be a GPU plugin without touching a GPU, so the
  * driver's --trace paths for GPU plugins (tracer missing, profiler
  * attached, CUPTI refusing) run anywhere. It offers "zb.trace_layers.v1"
- * and calls the hooks around its two "layers", as the CUDA engine does. */
+ * and calls the hooks around its two "layers", as the CUDA engine does,
+ * and "zb.graph_stats.v1" counting as cuda_graph does: its first decode
+ * step is eager, the second a capture, every step after it a replay. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@ struct zb_session {
     int batch, vocab, pos;
     zb_trace_hooks hooks;
     int hooked;
+    zb_graph_stats graphs;
 };
 
 static zb_status info(int32_t device, zb_device_info *i, zb_error *err)
@@ -59,6 +62,13 @@ static zb_status prefill(zb_session *s, const int32_t *t, int32_t n, float *logi
 static zb_status decode(zb_session *s, const int32_t *t, float *logits, int32_t *next, zb_step_timing *tm,
                         zb_error *err)
 {
+    zb_graph_stats *g = &s->graphs;
+    if (!g->eager) {
+        g->eager = 1;
+    } else {
+        if (!g->captures) g->captures = g->graphs = 1, g->capture_ms = 0.5, g->decode_nodes = 7;
+        g->replays++;
+    }
     return prefill(s, t, 1, logits, next, tm, err);
 }
 
@@ -89,8 +99,18 @@ static zb_status set_hooks(zb_session *s, const zb_trace_hooks *h, zb_error *err
 
 static const zb_ext_trace_layers trace_layers = {set_hooks};
 
+static zb_status graph_stats(zb_session *s, zb_graph_stats *out, zb_error *err)
+{
+    (void)err;
+    *out = s->graphs;
+    return ZB_OK;
+}
+
+static const zb_ext_graph_stats graph_stats_ext = {graph_stats};
+
 static const void *get_extension(const char *name)
 {
+    if (name && !strcmp(name, ZB_EXT_GRAPH_STATS)) return &graph_stats_ext;
     return name && !strcmp(name, ZB_EXT_TRACE_LAYERS) ? &trace_layers : NULL;
 }
 
