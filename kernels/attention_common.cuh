@@ -96,12 +96,16 @@ __device__ __forceinline__ float bf16_hi(uint32_t w) { return __uint_as_float(w 
 
 constexpr float kLog2e = 1.4426950408889634f;
 
-/* Host: the key positions a call needs, and the cache precondition.
- * Query p sees keys max(0, p - window + 1)..p. Every key of the call must
+/* The key positions a call needs, and (host) the cache precondition.
+ * Query p sees keys max(0, p - window + 1)..p: first_key also serves the
+ * decode kernels that read p from device memory. Every key of the call must
  * still be in the ring at once: the chunk's own keys were all written before
  * the kernel runs, so the newest (pos0 + T - 1) must not have overwritten the
  * oldest one the first query needs. */
-static inline int first_key(int pos0, int window) { return window > 0 && pos0 - window + 1 > 0 ? pos0 - window + 1 : 0; }
+__host__ __device__ static inline int first_key(int pos0, int window)
+{
+    return window > 0 && pos0 - window + 1 > 0 ? pos0 - window + 1 : 0;
+}
 static inline bool keys_fit(const zbk_attention_args *a)
 {
     return (int64_t)a->pos0 + a->T - 1 - first_key(a->pos0, a->window) < (int64_t)a->slots;

@@ -96,13 +96,6 @@ struct DecodeParams {
     int window, max_pos;
 };
 
-/* The keys of a decode step at position pos: first klo, count L. */
-__device__ __forceinline__ void step_keys(int pos, int window, int *klo, int *L)
-{
-    *klo = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
-    *L = pos - *klo + 1;
-}
-
 __device__ __forceinline__ void unpack8(const uint4 &v, float (&f)[8])
 {
     f[0] = bf16_lo(v.x);
@@ -129,7 +122,8 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
         /* past the planned range the chunks would not cover every key: fail
          * loudly rather than attend to part of the context */
         if (pos < 0 || pos > p.max_pos) __trap();
-        step_keys(pos, p.window, &klo, &L);
+        klo = first_key(pos, p.window);
+        L = pos - klo + 1;
         if ((int)blockIdx.x * p.ch >= L) return; /* a chunk past this step's keys */
     }
     const int hd = p.hd, R = hd >> 3;
@@ -338,8 +332,7 @@ __global__ void __launch_bounds__(kThreads) decode_combine_kernel(const float2 *
     float *scratch = wsm + nch;
     const int stride = nch; /* partials are laid out for the planned count */
     if (pos_dev) { /* merge only the chunks that ran */
-        int klo, L;
-        step_keys(*pos_dev, window, &klo, &L);
+        const int pos = *pos_dev, L = pos - first_key(pos, window) + 1;
         nch = (L + ch - 1) / ch;
     }
     const size_t bh = blockIdx.x;

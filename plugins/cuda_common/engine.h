@@ -225,7 +225,17 @@ struct zb_session {
 extern const zbe_variant zbe_graph_variant;
 zb_status zbe_graph_stats(zb_session *s, zb_graph_stats *out, zb_error *err);
 
-/* API implementations (the table lives in each plugin's entry.c). */
+/* API implementations. Each plugin's entry.c defines its table with
+ * ZBE_PLUGIN_API, naming what differs: name, description, its create (which
+ * picks the variant) and its extension lookup. */
+#define ZBE_PLUGIN_API(name_, description_, create_, get_extension_)                                         \
+    {                                                                                                         \
+        .abi_version = ZB_ABI_VERSION, .name = (name_), .description = (description_),                        \
+        .dtypes = ZB_DTYPE_BIT(ZB_DTYPE_BF16), .max_batch = ZBE_MAX_BATCH,                                    \
+        .caps = ZB_CAP_GPU | ZB_CAP_DEVICE_TIMING | ZB_CAP_TOKEN_FEEDBACK, .device_info = zbe_device_info,     \
+        .create = (create_), .prefill = zbe_prefill, .decode = zbe_decode, .reset = zbe_reset,                \
+        .memory = zbe_memory, .destroy = zbe_destroy, .get_extension = (get_extension_),                      \
+    }
 zb_status zbe_device_info(int32_t device, zb_device_info *info, zb_error *err);
 zb_status zbe_create(const zb_model_desc *desc, const zb_weights *weights, const zb_session_opts *opts,
                      const zbe_variant *variant, zb_session **out, zb_error *err);

@@ -39,10 +39,9 @@ typedef struct prefill_graph {
 typedef struct graph_state {
     cudaGraphExec_t decode; /* NULL until captured */
     int decode_warm;        /* an eager decode step ran on the current runtime */
-    size_t decode_nodes;
     prefill_graph prefill[ZBE_PREFILL_GRAPHS];
     uint64_t clock;
-    zb_graph_stats stats;
+    zb_graph_stats stats;   /* counters; `graphs` is counted when asked */
 } graph_state;
 
 static double now_ms(void)
@@ -61,12 +60,11 @@ static graph_state *state_of(zb_session *s, zb_error *err)
     return s->variant_state;
 }
 
-static void exec_destroy(graph_state *g, cudaGraphExec_t *e)
+static void exec_destroy(cudaGraphExec_t *e)
 {
     if (!*e) return;
     (void)cudaGraphExecDestroy(*e);
     *e = NULL;
-    g->stats.graphs--;
 }
 
 /* What a capture records: a decode step, or one prefill chunk. */
@@ -80,8 +78,9 @@ static zb_status issue(zb_session *s, const issue_args *a, zb_error *err)
     return a->decode ? zbe_decode_step(s, err) : zbe_prefill_chunk(s, a->T, a->pos0, a->logits, err);
 }
 
-/* Captures what `a` issues on s->stream (nothing runs) and instantiates it. */
-static zb_status capture(zb_session *s, graph_state *g, const issue_args *a, cudaGraphExec_t *out, size_t *nodes,
+/* Captures what `a` issues on s->stream (nothing runs) and instantiates it;
+ * its node count goes to *nodes when given. */
+static zb_status capture(zb_session *s, graph_state *g, const issue_args *a, cudaGraphExec_t *out, int64_t *nodes,
                          zb_error *err)
 {
     const double t0 = now_ms();
@@ -105,8 +104,7 @@ static zb_status capture(zb_session *s, graph_state *g, const issue_args *a, cud
         *out = NULL;
         return zbe_cuda_fail(err, ie, "cudaGraphInstantiate", __FILE__, __LINE__);
     }
-    if (nodes) *nodes = n;
-    g->stats.graphs++;
+    if (nodes) *nodes = (int64_t)n;
     g->stats.captures++;
     g->stats.capture_ms += now_ms() - t0;
     return ZB_OK;
@@ -135,8 +133,7 @@ static zb_status graph_decode(zb_session *s, zb_error *err)
             return ZB_OK;
         }
         const issue_args a = {.decode = 1};
-        ZBE_TRY(capture(s, g, &a, &g->decode, &g->decode_nodes, err));
-        g->stats.decode_nodes = (int64_t)g->decode_nodes;
+        ZBE_TRY(capture(s, g, &a, &g->decode, &g->stats.decode_nodes, err));
     }
     return replay(s, g, g->decode, ZBE_RANGE_DECODE, err);
 }
@@ -154,7 +151,7 @@ static prefill_graph *prefill_slot(graph_state *g, int T, int pos0, int logits, 
         if (!p->used || (victim->used && p->last_use < victim->last_use)) victim = p;
     }
     *found = 0;
-    exec_destroy(g, &victim->exec);
+    exec_destroy(&victim->exec);
     memset(victim, 0, sizeof *victim);
     return victim;
 }
@@ -183,12 +180,11 @@ static void graph_invalidate(zb_session *s)
 {
     graph_state *g = s->variant_state;
     if (!g) return;
-    exec_destroy(g, &g->decode);
+    exec_destroy(&g->decode);
     g->decode_warm = 0;
-    g->decode_nodes = 0;
     g->stats.decode_nodes = 0;
     for (int i = 0; i < ZBE_PREFILL_GRAPHS; i++) {
-        exec_destroy(g, &g->prefill[i].exec);
+        exec_destroy(&g->prefill[i].exec);
         memset(&g->prefill[i], 0, sizeof g->prefill[i]);
     }
 }
@@ -207,6 +203,9 @@ zb_status zbe_graph_stats(zb_session *s, zb_graph_stats *out, zb_error *err)
     if (s->variant != &zbe_graph_variant)
         return zbe_fail(err, ZB_ERR_UNSUPPORTED, "session of %s replays no graphs", s->variant->name);
     const graph_state *g = s->variant_state;
-    if (g) *out = g->stats;
+    if (!g) return ZB_OK;
+    *out = g->stats;
+    out->graphs = g->decode != NULL;
+    for (int i = 0; i < ZBE_PREFILL_GRAPHS; i++) out->graphs += g->prefill[i].exec != NULL;
     return ZB_OK;
 }

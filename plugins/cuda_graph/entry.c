@@ -20,21 +20,9 @@ static const void *get_extension(const char *name)
     return zbe_get_extension(name);
 }
 
-static const zb_plugin_api api = {
-    .abi_version = ZB_ABI_VERSION,
-    .name = "cuda_graph",
-    .description = "CUDA bf16: cuda_fused's kernels, decode steps and repeated prefills replayed as CUDA graphs",
-    .dtypes = ZB_DTYPE_BIT(ZB_DTYPE_BF16),
-    .max_batch = ZBE_MAX_BATCH,
-    .caps = ZB_CAP_GPU | ZB_CAP_DEVICE_TIMING | ZB_CAP_TOKEN_FEEDBACK,
-    .device_info = zbe_device_info,
-    .create = create,
-    .prefill = zbe_prefill,
-    .decode = zbe_decode,
-    .reset = zbe_reset,
-    .memory = zbe_memory,
-    .destroy = zbe_destroy,
-    .get_extension = get_extension,
-};
+static const zb_plugin_api api =
+    ZBE_PLUGIN_API("cuda_graph",
+                   "CUDA bf16: cuda_fused's kernels, decode steps and repeated prefills replayed as CUDA graphs",
+                   create, get_extension);
 
 ZB_EXPORT const zb_plugin_api *zbench_plugin_entry(void) { return &api; }

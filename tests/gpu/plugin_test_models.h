@@ -325,11 +325,12 @@ static inline std::vector<int32_t> prompts(int vocab)
     return t;
 }
 
-/* tokens [batch][kPrompt] columns c0..c0+n as [batch][n] */
-static inline std::vector<int32_t> columns(const std::vector<int32_t> &t, int c0, int n)
+/* tokens [kBatch][kPrompt] columns c0..c0+n of the first `batch` rows as
+ * [batch][n] */
+static inline std::vector<int32_t> columns(const std::vector<int32_t> &t, int c0, int n, int batch = kBatch)
 {
-    std::vector<int32_t> out((size_t)kBatch * n);
-    for (int b = 0; b < kBatch; b++)
+    std::vector<int32_t> out((size_t)batch * n);
+    for (int b = 0; b < batch; b++)
         for (int i = 0; i < n; i++) out[(size_t)b * n + i] = t[(size_t)b * kPrompt + c0 + i];
     return out;
 }

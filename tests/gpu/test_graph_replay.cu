@@ -36,19 +36,13 @@ static bool same_bits(const std::vector<float> &a, const std::vector<float> &b)
 static void lockstep(const Session &F, const Session &G, const Model &m, int batch, int steps, const char *what)
 {
     const int V = m.d.vocab_size;
-    const std::vector<int32_t> all = prompts(V);
-    std::vector<int32_t> tok((size_t)batch * kPrompt);
-    for (int b = 0; b < batch; b++)
-        std::copy(all.begin() + (size_t)b * kPrompt, all.begin() + (size_t)(b + 1) * kPrompt,
-                  tok.begin() + (size_t)b * kPrompt);
+    const std::vector<int32_t> tok = prompts(V);
     std::vector<float> lf((size_t)batch * V), lg(lf.size());
     std::vector<int32_t> nf(batch), ng(batch);
     int mismatches = 0;
     const int parts[2][2] = {{0, kSplit}, {kSplit, kPrompt - kSplit}};
     for (auto &p : parts) {
-        std::vector<int32_t> t((size_t)batch * p[1]);
-        for (int b = 0; b < batch; b++)
-            for (int i = 0; i < p[1]; i++) t[(size_t)b * p[1] + i] = tok[(size_t)b * kPrompt + p[0] + i];
+        const std::vector<int32_t> t = columns(tok, p[0], p[1], batch);
         TEST_CHECK(prefill(F, t, p[1], &lf, &nf) == ZB_OK, "cuda_fused prefill");
         TEST_CHECK(prefill(G, t, p[1], &lg, &ng) == ZB_OK, "cuda_graph prefill");
         mismatches += !same_bits(lf, lg) || nf != ng;
