@@ -9,11 +9,53 @@
 # slow kernels down 10-100x.
 # Usage: sanitize_gpu.sh BUILD_DIR [TOOL...]   (default: all four tools)
 # MEMCHECK_FLAGS replaces memcheck's extra flags ("--leak-check full");
-# SANITIZE_ONLY, an extended regex, limits the runs to the names it matches.
+# SANITIZE_ONLY, an extended regex, limits the runs to the names it matches;
+# SANITIZE_JOBS runs that many at once (default 1: the tools are CPU-bound
+# on the host side, so a many-core machine finishes the set much sooner).
 set -u
+# `--one TOOL NAME COMMAND...`: one command under one tool (what the main
+# part below hands to xargs); prints one ok/FAIL line, exits 1 on a report.
+if [ "${1:-}" = --one ]; then
+    tool=$2 name=$3
+    shift 3
+    cs=$ZB_SAN_CS rep=$ZB_SAN_LOG/$name.$tool.txt
+    t0=$(date +%s)
+    case $tool in
+    racecheck)
+        # cuBLASLt's Hopper GEMMs (nvjet_*) synchronise through TMA and
+        # mbarriers, which racecheck does not model: it reports hazards
+        # inside them (seen on the H100, 2026-11-23). They are NVIDIA's
+        # code: a hazard counts when it is in any other kernel, and the
+        # program must succeed. (--kernel-name-exclude would not do: it
+        # skips the excluded kernels' execution, not only their checks.)
+        "$cs" --tool racecheck --print-limit 1000 "$@" >"$rep" 2>&1
+        st=$?
+        ours=$(grep 'Race reported between' "$rep" | grep -vc 'access at nvjet_')
+        if [ $st = 0 ] && [ "$ours" = 0 ]; then
+            echo "ok   $tool $name ($(($(date +%s) - t0)) s)$(grep -q 'Race reported' "$rep" && echo ', hazards only inside cuBLASLt nvjet_* kernels')"
+            exit 0
+        fi
+        echo "FAIL $tool $name (exit $st, $ours hazards outside cuBLASLt; report: $rep):" >&2
+        ;;
+    *)
+        extra=
+        [ "$tool" = memcheck ] && extra=${MEMCHECK_FLAGS---leak-check full}
+        # shellcheck disable=SC2086
+        if "$cs" --tool "$tool" $extra --error-exitcode 1 --print-limit 20 "$@" >"$rep" 2>&1; then
+            echo "ok   $tool $name ($(($(date +%s) - t0)) s)"
+            exit 0
+        fi
+        echo "FAIL $tool $name (report: $rep):" >&2
+        ;;
+    esac
+    tail -n 40 "$rep" >&2
+    exit 1
+fi
+
 build=${1:-build}
-shift
+[ $# -gt 0 ] && shift
 tools=${*:-memcheck racecheck initcheck synccheck}
+jobs=${SANITIZE_JOBS:-1}
 export ZBENCH_PLUGIN_PATH="$build/plugins"
 cs=$(command -v compute-sanitizer 2>/dev/null)
 for c in "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer" "${CUDA_HOME:-/usr/local/cuda}/compute-sanitizer/compute-sanitizer"; do
@@ -28,53 +70,26 @@ if [ -z "$cs" ]; then
     exit 0
 fi
 log=$(mktemp -d "${TMPDIR:-/tmp}/zb-sanitize-XXXXXX")
-failed=0 runs=0
+export ZB_SAN_CS="$cs" ZB_SAN_LOG="$log"
 
-# check TOOL NAME COMMAND...: one command under one tool; its report is
-# kept in $log/NAME.TOOL.txt and shown when it fails
-check() {
-    tool=$1 name=$2
-    shift 2
-    # SANITIZE_ONLY (an extended regex) picks runs by name, e.g. to split
-    # the slow initcheck over several sessions
-    if [ -n "${SANITIZE_ONLY:-}" ] && ! echo "$name" | grep -Eq "$SANITIZE_ONLY"; then
+# The runs, one per line: TOOL NAME COMMAND... (no spaces inside a word).
+# SANITIZE_ONLY (an extended regex) picks runs by name, e.g. to split the
+# slow racecheck over several sessions. The GPU test programs go first and
+# one at a time: test_plugin_agreement measures the device memory a session
+# takes, which other processes on the GPU would disturb; the verify runs
+# follow, SANITIZE_JOBS at a time.
+tests=$log/tests.txt verifies=$log/verify.txt
+: >"$tests"
+: >"$verifies"
+add() {
+    if [ -n "${SANITIZE_ONLY:-}" ] && ! echo "$2" | grep -Eq "$SANITIZE_ONLY"; then
         return
     fi
-    extra=
-    [ "$tool" = memcheck ] && extra=${MEMCHECK_FLAGS---leak-check full}
-    runs=$((runs + 1))
-    t0=$(date +%s)
-    # shellcheck disable=SC2086
-    rep=$log/$name.$tool.txt
-    if [ "$tool" = racecheck ]; then
-        # cuBLASLt's Hopper GEMMs (nvjet_*) synchronise through TMA and
-        # mbarriers, which racecheck does not model: it reports hazards
-        # inside them (seen on the H100, 2026-11-23). They are NVIDIA's
-        # code: a hazard counts when it is in any other kernel, and the
-        # program must succeed. (--kernel-name-exclude would not do: it
-        # skips the excluded kernels' execution, not only their checks.)
-        # shellcheck disable=SC2086
-        "$cs" --tool racecheck --print-limit 1000 "$@" >"$rep" 2>&1
-        st=$?
-        ours=$(grep 'Race reported between' "$rep" | grep -vc 'access at nvjet_')
-        if [ $st = 0 ] && [ "$ours" = 0 ]; then
-            echo "ok   $tool $name ($(($(date +%s) - t0)) s)$(grep -q 'Race reported' "$rep" && echo ', hazards only inside cuBLASLt nvjet_* kernels')"
-        else
-            echo "FAIL $tool $name (exit $st, $ours hazards outside cuBLASLt; report: $rep):" >&2
-            tail -n 40 "$rep" >&2
-            failed=1
-        fi
-        return
-    fi
-    if "$cs" --tool "$tool" $extra --error-exitcode 1 --print-limit 20 "$@" >"$rep" 2>&1; then
-        echo "ok   $tool $name ($(($(date +%s) - t0)) s)"
-    else
-        echo "FAIL $tool $name (report: $rep):" >&2
-        tail -n 40 "$rep" >&2
-        failed=1
-    fi
+    case $2 in
+    verify-*) echo "$*" >>"$verifies" ;;
+    *) echo "$*" >>"$tests" ;;
+    esac
 }
-
 for tool in $tools; do
     for t in "$build"/tests/gpu/test_*; do
         [ -x "$t" ] || continue
@@ -84,8 +99,7 @@ for tool in $tools; do
         test_mamba | test_plugin_agreement | test_graph_replay) flags=--quick ;;
         *) flags= ;;
         esac
-        # shellcheck disable=SC2086
-        check "$tool" "$name" "$t" $flags
+        add "$tool" "$name" "$t" $flags
     done
     for p in "$build"/plugins/libzb_cuda_*.so; do
         [ -f "$p" ] || continue
@@ -96,13 +110,21 @@ for tool in $tools; do
             # --tol 1: here the sanitizers judge memory and races; the
             # tolerance is make test-gpu's business (zamba-tiny-bf16 fails
             # it at bf16: docs/PERF.md)
-            check "$tool" "verify-$plugin-$fx" "$build/zbench" verify --plugin "$plugin" --model "$f" --tol 1
-            check "$tool" "verify-$plugin-$fx-b3" "$build/zbench" verify --plugin "$plugin" --model "$f" \
+            add "$tool" "verify-$plugin-$fx" "$build/zbench" verify --plugin "$plugin" --model "$f" --tol 1
+            add "$tool" "verify-$plugin-$fx-b3" "$build/zbench" verify --plugin "$plugin" --model "$f" \
                 --batch 3 --split 5 --tol 1
         done
     done
 done
-if [ $failed = 0 ]; then
-    echo "sanitize-gpu: $runs runs clean under $tools (reports in $log)"
+runs=$(($(wc -l <"$tests") + $(wc -l <"$verifies")))
+echo "sanitize-gpu: $runs runs (the verify runs $jobs at a time); reports in $log"
+t0=$(date +%s)
+ok=1
+xargs -L 1 sh "$0" --one <"$tests" || ok=0
+xargs -P "$jobs" -L 1 sh "$0" --one <"$verifies" || ok=0
+if [ $ok = 1 ]; then
+    echo "sanitize-gpu: $runs runs clean under $tools in $(($(date +%s) - t0)) s (reports in $log)"
+    exit 0
 fi
-exit $failed
+echo "sanitize-gpu: some of the $runs runs failed (reports in $log)" >&2
+exit 1

@@ -155,6 +155,14 @@ zb_status zbe_runtime_alloc(zb_session *s, zb_error *err)
     const zbe_plan *p = &s->plan;
     if (p->state_total) ZBE_CUDA(cudaMalloc(&s->state_mem, p->state_total));
     ZBE_CUDA(cudaMalloc(&s->arena_mem, p->arena_bytes));
+    /* Zeroed once: every buffer is written before it is read, but the
+     * products cuBLASLt writes (stored by the tensor memory accelerator)
+     * are invisible to compute-sanitizer's initcheck, which would otherwise
+     * report every read of them (seen on the H100, 2026-11-23: a cuBLASLt
+     * product read back by a plain kernel is "uninitialised", our GEMV's is
+     * not). A memset of the arena costs a fraction of a millisecond per GB,
+     * once per create or resize. */
+    ZBE_CUDA(cudaMemsetAsync(s->arena_mem, 0, p->arena_bytes, s->stream));
     carve_buffers(s);
     const size_t B = (size_t)p->batch;
     ZBE_CUDA(cudaHostAlloc((void **)&s->h_tokens, B * sizeof(int32_t), cudaHostAllocDefault));
