@@ -595,11 +595,11 @@ zb_status zb_db_run_begin(zb_db *db, const zb_run_info *info, int64_t *run_id, z
     return s;
 }
 
-/* Inside a write transaction: the run exists and has not ended yet (rows
- * added to a finished run would silently change its published numbers).
- * Returns the run's batch, which scales tokens/s. */
-static zb_status check_running(zb_db *db, int64_t run_id, int *batch, zb_error *err)
+/* Run run_id's status (into status, n bytes) and, when batch is not NULL,
+ * its batch; "no run N" when there is none. */
+static zb_status lookup_run(zb_db *db, int64_t run_id, char *status, size_t n, int *batch, zb_error *err)
 {
+    if (n) status[0] = '\0';
     sqlite3_stmt *st;
     zb_status s = prepare(db, "SELECT status, batch FROM runs WHERE id = ?", &st, "looking the run up", err);
     if (s != ZB_OK) return s;
@@ -608,17 +608,28 @@ static zb_status check_running(zb_db *db, int64_t run_id, int *batch, zb_error *
     s = bind_check(db, &b, "the run id", err);
     int rc = s == ZB_OK ? sqlite3_step(st) : SQLITE_OK;
     if (rc == SQLITE_ROW) {
-        const unsigned char *status = sqlite3_column_text(st, 0);
-        *batch = sqlite3_column_int(st, 1);
-        if (!status || strcmp((const char *)status, "running") != 0)
-            s = zb_fail(err, ZB_ERR_INVALID, "%s: run %lld already ended with status '%s'", db->path,
-                        (long long)run_id, status ? (const char *)status : "?");
+        const unsigned char *text = sqlite3_column_text(st, 0);
+        snprintf(status, n, "%s", text ? (const char *)text : "");
+        if (batch) *batch = sqlite3_column_int(st, 1);
     } else if (rc == SQLITE_DONE) {
         s = zb_fail(err, ZB_ERR_INVALID, "%s: no run %lld", db->path, (long long)run_id);
     } else if (s == ZB_OK) {
         s = db_err(db, err, "looking run %lld up", (long long)run_id);
     }
     finalize(st);
+    return s;
+}
+
+/* Inside a write transaction: the run exists and has not ended yet (rows
+ * added to a finished run would silently change its published numbers).
+ * Returns the run's batch, which scales tokens/s. */
+static zb_status check_running(zb_db *db, int64_t run_id, int *batch, zb_error *err)
+{
+    char status[32]; /* the schema's statuses are at most 11 characters */
+    zb_status s = lookup_run(db, run_id, status, sizeof status, batch, err);
+    if (s == ZB_OK && strcmp(status, "running") != 0)
+        s = zb_fail(err, ZB_ERR_INVALID, "%s: run %lld already ended with status '%s'", db->path, (long long)run_id,
+                    status[0] ? status : "?");
     return s;
 }
 
@@ -864,24 +875,7 @@ zb_status zb_db_run_end_trace(zb_db *db, int64_t run_id, const char *status, con
 
 zb_status zb_db_run_status(zb_db *db, int64_t run_id, char *buf, size_t n, zb_error *err)
 {
-    if (n) buf[0] = '\0';
-    sqlite3_stmt *st;
-    zb_status s = prepare(db, "SELECT status FROM runs WHERE id = ?", &st, "preparing the status lookup", err);
-    if (s != ZB_OK) return s;
-    zb_binder b = binder(st);
-    bind_i64(&b, run_id);
-    s = bind_check(db, &b, "the run id", err);
-    int rc = s == ZB_OK ? sqlite3_step(st) : SQLITE_OK;
-    if (rc == SQLITE_ROW) {
-        const unsigned char *status = sqlite3_column_text(st, 0);
-        snprintf(buf, n, "%s", status ? (const char *)status : "");
-    } else if (rc == SQLITE_DONE) {
-        s = zb_fail(err, ZB_ERR_INVALID, "%s: no run %lld", db->path, (long long)run_id);
-    } else if (s == ZB_OK) {
-        s = db_err(db, err, "looking run %lld up", (long long)run_id);
-    }
-    finalize(st);
-    return s;
+    return lookup_run(db, run_id, buf, n, NULL, err);
 }
 
 zb_status zb_db_run_fail(zb_db *db, int64_t run_id, const char *reason, zb_error *err)

@@ -220,21 +220,29 @@ static inline void build_tensors(Model &m)
     make_host_data(m);
 }
 
-/* Zamba shapes at hidden 64 (zamba-tiny: 9 layers; zamba-76l-tiny: 76). */
-static inline Model zamba_model(const char *name, int layers, bool biases, Source src)
+/* What both layouts' test models share: hidden 64, vocabulary 512. */
+static inline Model tiny_model(const char *name, zb_layout layout, Source src)
 {
     Model m;
     m.name = name;
     m.src = src;
     zb_model_desc &d = m.d;
     memset(&d, 0, sizeof d);
-    d.layout = ZB_LAYOUT_ZAMBA;
+    d.layout = layout;
     snprintf(d.name, sizeof d.name, "%s", name);
     d.vocab_size = 512;
     d.hidden_size = 64;
+    d.norm_eps = 1e-5f;
+    return m;
+}
+
+/* Zamba shapes at hidden 64 (zamba-tiny: 9 layers; zamba-76l-tiny: 76). */
+static inline Model zamba_model(const char *name, int layers, bool biases, Source src)
+{
+    Model m = tiny_model(name, ZB_LAYOUT_ZAMBA, src);
+    zb_model_desc &d = m.d;
     d.n_layers = layers;
     d.intermediate_size = 256;
-    d.norm_eps = 1e-5f;
     d.tie_embeddings = 1;
     d.mlp_act = ZB_ACT_GELU;
     d.n_heads = 4;
@@ -263,18 +271,10 @@ static inline Model zamba_model(const char *name, int layers, bool biases, Sourc
 
 static inline Model transformer_model(const char *name, int kv_heads, int inter, int window, bool biases, Source src)
 {
-    Model m;
-    m.name = name;
-    m.src = src;
+    Model m = tiny_model(name, ZB_LAYOUT_TRANSFORMER, src);
     zb_model_desc &d = m.d;
-    memset(&d, 0, sizeof d);
-    d.layout = ZB_LAYOUT_TRANSFORMER;
-    snprintf(d.name, sizeof d.name, "%s", name);
-    d.vocab_size = 512;
-    d.hidden_size = 64;
     d.n_layers = 4;
     d.intermediate_size = inter;
-    d.norm_eps = 1e-5f;
     d.mlp_act = ZB_ACT_SILU;
     d.n_heads = 4;
     d.n_kv_heads = kv_heads;
