@@ -120,8 +120,8 @@ runs=$(($(wc -l <"$tests") + $(wc -l <"$verifies")))
 echo "sanitize-gpu: $runs runs (the verify runs $jobs at a time); reports in $log"
 t0=$(date +%s)
 ok=1
-xargs -L 1 sh "$0" --one <"$tests" || ok=0
-xargs -P "$jobs" -L 1 sh "$0" --one <"$verifies" || ok=0
+xargs -r -L 1 sh "$0" --one <"$tests" || ok=0
+xargs -r -P "$jobs" -L 1 sh "$0" --one <"$verifies" || ok=0
 if [ $ok = 1 ]; then
     echo "sanitize-gpu: $runs runs clean under $tools in $(($(date +%s) - t0)) s (reports in $log)"
     exit 0
