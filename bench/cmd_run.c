@@ -61,8 +61,7 @@ typedef struct sweep {
 static zb_dtype pick_dtype(const zb_plugin_api *api, int requested)
 {
     if (requested >= 0) return (zb_dtype)requested;
-    if ((api->caps & ZB_CAP_GPU) && (api->dtypes & ZB_DTYPE_BIT(ZB_DTYPE_BF16))) return ZB_DTYPE_BF16;
-    return (api->dtypes & ZB_DTYPE_BIT(ZB_DTYPE_F32)) ? ZB_DTYPE_F32 : ZB_DTYPE_BF16;
+    return zb_plugin_default_dtype(api);
 }
 
 /* ------------------------------------------------------------ progress */

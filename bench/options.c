@@ -119,7 +119,7 @@ void zb_run_usage(FILE *f)
             "  --reps R             timed repetitions (default 5)\n"
             "  --warmup W           untimed repetitions first (default 1)\n"
             "  --seed X             seed of synthetic weights and prompts (default 42)\n"
-            "  --dtype f32|bf16     session dtype (default: the plugin's fastest)\n"
+            "  --dtype f32|f16|bf16 session dtype (default: the plugin's fastest)\n"
             "  --db FILE            SQLite record (default zbench.db)\n"
             "  --tag TEXT           label stored with every run\n"
             "  --output md|csv|json|jsonl  stdout format (default md)\n"
@@ -252,9 +252,11 @@ zb_status zb_parse_run_opts(int argc, char **argv, zb_run_opts *o, int *help, zb
         case 'O': o->trace_overhead = 1; break;
         case 'P': st = zb_parse_steps("--profile-steps", optarg, &o->profile_first, &o->profile_last, err); break;
         case 'T':
-            if (!strcmp(optarg, "f32")) o->dtype = ZB_DTYPE_F32;
-            else if (!strcmp(optarg, "bf16")) o->dtype = ZB_DTYPE_BF16;
-            else st = zb_fail(err, ZB_ERR_INVALID, "--dtype: '%s' is not f32 or bf16", optarg);
+        {
+            zb_dtype t;
+            if (zb_parse_dtype(optarg, &t)) o->dtype = t;
+            else st = zb_fail(err, ZB_ERR_INVALID, "--dtype: '%s' is not f32, f16 or bf16", optarg);
+        }
             break;
         case 'I': o->isolate = 1; break;
         case 'i': o->isolate = 0; break;

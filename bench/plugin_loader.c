@@ -163,3 +163,15 @@ const char *zb_default_plugin(zb_plugin *out, zb_error *err)
     }
     return zb_plugin_load("cpu_ref", out, err) == ZB_OK ? "cpu_ref" : NULL;
 }
+
+zb_dtype zb_plugin_default_dtype(const zb_plugin_api *api)
+{
+    if (api->caps & ZB_CAP_GPU) {
+        if (api->dtypes & ZB_DTYPE_BIT(ZB_DTYPE_BF16)) return ZB_DTYPE_BF16;
+        if (api->dtypes & ZB_DTYPE_BIT(ZB_DTYPE_F16)) return ZB_DTYPE_F16;
+    }
+    static const zb_dtype order[] = {ZB_DTYPE_F32, ZB_DTYPE_BF16, ZB_DTYPE_F16};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (api->dtypes & ZB_DTYPE_BIT(order[i])) return order[i];
+    return ZB_DTYPE_F32; /* the loader refuses a plugin with no dtype */
+}

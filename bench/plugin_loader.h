@@ -34,4 +34,9 @@ zb_status zb_plugin_load(const char *name_or_path, zb_plugin *p, zb_error *err);
  * NULL (with err) when not even cpu_ref loads. */
 const char *zb_default_plugin(zb_plugin *out, zb_error *err);
 
+/* The session dtype used when the user names none: a GPU plugin's 16-bit
+ * format (bf16 where it offers it, else f16), otherwise f32 where offered,
+ * otherwise the first the plugin lists. */
+zb_dtype zb_plugin_default_dtype(const zb_plugin_api *api);
+
 #endif

@@ -130,7 +130,7 @@ done:
 static void usage(FILE *f)
 {
     fprintf(f, "usage: zbench verify --plugin P --model DIR [--golden FILE] [--split K] [--tol X]\n"
-               "                     [--batch B] [--dtype f32|bf16] [--verbose]\n");
+               "                     [--batch B] [--dtype f32|f16|bf16] [--verbose]\n");
 }
 
 int zb_cmd_verify(int argc, char **argv)
@@ -199,14 +199,10 @@ int zb_cmd_verify(int argc, char **argv)
         return 2;
     }
     const zb_plugin_api *api = p.api;
-    zb_dtype dtype = (api->dtypes & ZB_DTYPE_BIT(ZB_DTYPE_F32)) ? ZB_DTYPE_F32 : ZB_DTYPE_BF16;
-    if (dtype_s) {
-        if (!strcmp(dtype_s, "f32")) dtype = ZB_DTYPE_F32;
-        else if (!strcmp(dtype_s, "bf16")) dtype = ZB_DTYPE_BF16;
-        else {
-            fprintf(stderr, "zbench verify: --dtype must be f32 or bf16, got '%s'\n", dtype_s);
-            return 2;
-        }
+    zb_dtype dtype = zb_plugin_default_dtype(api);
+    if (dtype_s && !zb_parse_dtype(dtype_s, &dtype)) {
+        fprintf(stderr, "zbench verify: --dtype must be f32, f16 or bf16, got '%s'\n", dtype_s);
+        return 2;
     }
     if (!(api->dtypes & ZB_DTYPE_BIT(dtype))) {
         fprintf(stderr, "zbench verify: plugin %s does not support dtype %s\n", api->name, zb_dtype_name(dtype));

@@ -75,3 +75,14 @@ int zb_mul_ok(uint64_t a, uint64_t b, uint64_t limit, uint64_t *out)
     *out = a * b;
     return *out <= limit;
 }
+
+int zb_parse_dtype(const char *s, zb_dtype *out)
+{
+    static const zb_dtype all[] = {ZB_DTYPE_F32, ZB_DTYPE_F16, ZB_DTYPE_BF16};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!strcmp(s, zb_dtype_name(all[i]))) {
+            *out = all[i];
+            return 1;
+        }
+    return 0;
+}

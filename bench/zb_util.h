@@ -25,4 +25,7 @@ const char *zb_basename(const char *path);
 /* Multiplies non-negative sizes, returning 0 on overflow past limit. */
 int zb_mul_ok(uint64_t a, uint64_t b, uint64_t limit, uint64_t *out);
 
+/* "f32", "f16" or "bf16" -> *out; 0 for anything else. */
+int zb_parse_dtype(const char *s, zb_dtype *out);
+
 #endif

@@ -3,7 +3,7 @@
  * attention_prefill.cu, attention_decode.cu). CUDA C++ only; stateless.
  *
  * Tensor-core fragments follow the PTX ISA layout of
- * mma.sync.m16n8k16.row.col (bf16 in, f32 accumulate): with g = lane / 4 and
+ * mma.sync.m16n8k16.row.col (16-bit in, f32 accumulate): with g = lane / 4 and
  * c = lane % 4, a thread holds A rows g and g + 8, columns 2c, 2c+1 (+8);
  * B columns (n) g, rows (k) 2c, 2c+1 (+8); C rows g, g + 8, columns 2c, 2c+1.
  * ldmatrix delivers exactly these pieces from row-major shared memory
@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "zb_kernels.h"
+#include "zbk_common.cuh"
 
 namespace zbattn {
 
@@ -67,10 +68,10 @@ __device__ __forceinline__ void ldsm_x2_trans(uint32_t &r0, uint32_t &r1, uint32
                  : "r"(addr));
 }
 
-/* c += a * b, one m16n8k16 tile. */
-__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
+/* c += a * b, one m16n8k16 tile of zbk_half operands. */
+__device__ __forceinline__ void mma_half(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
 {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+    asm("mma.sync.aligned.m16n8k16.row.col.f32." ZBK_MMA_HALF ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
         "{%0,%1,%2,%3};\n"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -84,15 +85,6 @@ __device__ __forceinline__ float fast_exp2(float x)
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
     return y;
 }
-
-/* Two f32 -> bf16x2 (round to nearest even), lo in the low half. */
-__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi)
-{
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<uint32_t *>(&v);
-}
-__device__ __forceinline__ float bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
-__device__ __forceinline__ float bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
 
 constexpr float kLog2e = 1.4426950408889634f;
 

@@ -2,7 +2,7 @@
  * Attention for one new token per sequence (T == 1): flash-decoding, plus
  * the scalar generic kernel that backs every shape the fast paths skip.
  *
- * Decode reads the whole visible KV range once and does 4 flops per bf16
+ * Decode reads the whole visible KV range once and does 4 flops per 16-bit
  * pair read: it is memory-bound, so the design is about bytes in flight.
  *  - Split-KV: the visible keys [max(0, p - window + 1), p] are cut into
  *    nch chunks of ch keys (64..512); block (chunk, KV head [, head
@@ -86,8 +86,8 @@ int max_chunks(int batch, int max_kv)
 }
 
 struct DecodeParams {
-    const zb_bf16 *q, *kc, *vc;
-    zb_bf16 *out;
+    const zbk_half *q, *kc, *vc;
+    zbk_half *out;
     float2 *pml;
     float *po;
     int nh, nkv, hd, slots, G, nsub, klo, L, ch, nch, lpk_log2;
@@ -98,14 +98,14 @@ struct DecodeParams {
 
 __device__ __forceinline__ void unpack8(const uint4 &v, float (&f)[8])
 {
-    f[0] = bf16_lo(v.x);
-    f[1] = bf16_hi(v.x);
-    f[2] = bf16_lo(v.y);
-    f[3] = bf16_hi(v.y);
-    f[4] = bf16_lo(v.z);
-    f[5] = bf16_hi(v.z);
-    f[6] = bf16_lo(v.w);
-    f[7] = bf16_hi(v.w);
+    f[0] = zbk_half_lo(v.x);
+    f[1] = zbk_half_hi(v.x);
+    f[2] = zbk_half_lo(v.y);
+    f[3] = zbk_half_hi(v.y);
+    f[4] = zbk_half_lo(v.z);
+    f[5] = zbk_half_hi(v.z);
+    f[6] = zbk_half_lo(v.w);
+    f[7] = zbk_half_hi(v.w);
 }
 
 /* At least 4 resident blocks per SM (the one-wave plan above); wider head
@@ -139,14 +139,14 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
 
     for (int i = tid; i < GT * hd; i += kThreads) {
         const int g = i / hd;
-        qs[i] = zb_bf16_to_f32(p.q[((size_t)b * p.nh + h0 + g) * hd + (i - g * hd)]) * p.sl2;
+        qs[i] = zbk_h2f(p.q[((size_t)b * p.nh + h0 + g) * hd + (i - g * hd)]) * p.sl2;
     }
     const int k0 = c * p.ch;              /* chunk start, relative to klo */
     const int n = min(p.ch, L - k0);      /* keys in this chunk (>= 1) */
     const int slot0 = (klo + k0) % p.slots;
     const size_t rs = (size_t)p.nkv * hd;
-    const zb_bf16 *kb = p.kc + (size_t)b * p.slots * rs + (size_t)kvh * hd;
-    const zb_bf16 *vb = p.vc + (size_t)b * p.slots * rs + (size_t)kvh * hd;
+    const zbk_half *kb = p.kc + (size_t)b * p.slots * rs + (size_t)kvh * hd;
+    const zbk_half *vb = p.vc + (size_t)b * p.slots * rs + (size_t)kvh * hd;
     const int LPK = 1 << p.lpk_log2, KPW = 32 >> p.lpk_log2;
     const int c0 = lane & (LPK - 1), kl = lane >> p.lpk_log2;
     __syncthreads();
@@ -154,7 +154,7 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
     const int stride = 4 * KPW * U;
     /* 16-byte pieces of U key passes (keys base + u * 4 * KPW + kl) of K or
      * V, all issued before any is used; zeros past the chunk's end */
-    auto load = [&](uint4 (&r)[U][CPL], const zb_bf16 *src, int base) {
+    auto load = [&](uint4 (&r)[U][CPL], const zbk_half *src, int base) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int j = base + u * 4 * KPW + kl;
@@ -293,7 +293,7 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
         const int h = h0 + g;
         if (p.nch == 1) {
             const float l = wsum[g] + wsum[GT + g] + wsum[2 * GT + g] + wsum[3 * GT + g];
-            p.out[((size_t)b * p.nh + h) * hd + d] = zb_f32_to_bf16(s / l);
+            p.out[((size_t)b * p.nh + h) * hd + d] = zbk_f2h(s / l);
         } else {
             p.po[(((size_t)b * p.nh + h) * p.nch + c) * hd + d] = s;
         }
@@ -323,7 +323,7 @@ __device__ __forceinline__ float block_reduce(float v, bool is_max, float *scrat
 }
 
 __global__ void __launch_bounds__(kThreads) decode_combine_kernel(const float2 *__restrict__ pml,
-                                                                   const float *__restrict__ po, zb_bf16 *out,
+                                                                   const float *__restrict__ po, zbk_half *out,
                                                                    int hd, int nch, const int32_t *pos_dev,
                                                                    int window, int ch)
 {
@@ -353,15 +353,15 @@ __global__ void __launch_bounds__(kThreads) decode_combine_kernel(const float2 *
     for (int d = (int)threadIdx.x; d < hd; d += kThreads) {
         float acc = 0.f;
         for (int c = 0; c < nch; c++) acc = fmaf(wsm[c], src[(size_t)c * hd + d], acc);
-        out[bh * hd + d] = zb_f32_to_bf16(acc * inv);
+        out[bh * hd + d] = zbk_f2h(acc * inv);
     }
 }
 
 /* Any even hd, any T: one block per (query, head, sequence), keys in
  * rounds of 256 with an online softmax; scores by a warp per key. */
-__global__ void __launch_bounds__(kThreads) generic_attn_kernel(const zb_bf16 *__restrict__ q,
-                                                                 const zb_bf16 *__restrict__ kc,
-                                                                 const zb_bf16 *__restrict__ vc, zb_bf16 *out, int T,
+__global__ void __launch_bounds__(kThreads) generic_attn_kernel(const zbk_half *__restrict__ q,
+                                                                 const zbk_half *__restrict__ kc,
+                                                                 const zbk_half *__restrict__ vc, zbk_half *out, int T,
                                                                  int pos0, const int32_t *pos_dev, int nh, int nkv,
                                                                  int hd, int slots, int window, float sl2)
 {
@@ -375,11 +375,11 @@ __global__ void __launch_bounds__(kThreads) generic_attn_kernel(const zb_bf16 *_
     const int kvh = h / (nh / nkv), p = pos0 + t;
     const int klo = window > 0 ? max(0, p - window + 1) : 0;
     const size_t rs = (size_t)nkv * hd;
-    const zb_bf16 *kb = kc + (size_t)b * slots * rs + (size_t)kvh * hd;
-    const zb_bf16 *vb = vc + (size_t)b * slots * rs + (size_t)kvh * hd;
-    const zb_bf16 *qrow = q + (((size_t)b * T + t) * nh + h) * hd;
+    const zbk_half *kb = kc + (size_t)b * slots * rs + (size_t)kvh * hd;
+    const zbk_half *vb = vc + (size_t)b * slots * rs + (size_t)kvh * hd;
+    const zbk_half *qrow = q + (((size_t)b * T + t) * nh + h) * hd;
     for (int d = tid; d < hd; d += kThreads) {
-        qs[d] = zb_bf16_to_f32(qrow[d]) * sl2;
+        qs[d] = zbk_h2f(qrow[d]) * sl2;
         os[d] = 0.f;
     }
     float m = -INFINITY, l = 0.f;
@@ -388,9 +388,9 @@ __global__ void __launch_bounds__(kThreads) generic_attn_kernel(const zb_bf16 *_
         const int n = min(RND, p - j0 + 1);
         for (int i = warp; i < n; i += kThreads / 32) {
             const int slot = (j0 + i) % slots;
-            const zb_bf16 *kr = kb + (size_t)slot * rs;
+            const zbk_half *kr = kb + (size_t)slot * rs;
             float acc = 0.f;
-            for (int d = lane; d < hd; d += 32) acc += qs[d] * zb_bf16_to_f32(kr[d]);
+            for (int d = lane; d < hd; d += 32) acc += qs[d] * zbk_h2f(kr[d]);
 #pragma unroll
             for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
             if (lane == 0) {
@@ -412,13 +412,13 @@ __global__ void __launch_bounds__(kThreads) generic_attn_kernel(const zb_bf16 *_
         m = mnew;
         for (int d = tid; d < hd; d += kThreads) {
             float acc = os[d] * alpha;
-            for (int i = 0; i < n; i++) acc = fmaf(sc[i], zb_bf16_to_f32(vb[(size_t)sl[i] * rs + d]), acc);
+            for (int i = 0; i < n; i++) acc = fmaf(sc[i], zbk_h2f(vb[(size_t)sl[i] * rs + d]), acc);
             os[d] = acc;
         }
         __syncthreads(); /* sc and sl are rewritten next round */
     }
-    zb_bf16 *orow = out + (((size_t)b * T + t) * nh + h) * hd;
-    for (int d = tid; d < hd; d += kThreads) orow[d] = zb_f32_to_bf16(os[d] / l);
+    zbk_half *orow = out + (((size_t)b * T + t) * nh + h) * hd;
+    for (int d = tid; d < hd; d += kThreads) orow[d] = zbk_f2h(os[d] / l);
 }
 
 bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }

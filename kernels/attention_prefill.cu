@@ -4,10 +4,10 @@
  *
  * Flash-attention forward (FlashAttention-2 scheme): a block owns a tile of
  * query rows of one (sequence, head), walks the key tiles its rows can see,
- * computes S = Q K^T on bf16 tensor cores (mma.sync m16n8k16, f32
+ * computes S = Q K^T on 16-bit tensor cores (mma.sync m16n8k16, f32
  * accumulate), keeps a running row max m and sum l in fp32, rescales the
  * output accumulator by exp(m_old - m_new) and adds P V with P rounded to
- * bf16. The T x T score matrix never exists. Scores are taken in the log2
+ * 16-bit. The T x T score matrix never exists. Scores are taken in the log2
  * domain (one FFMA + ex2 per score).
  *
  * Key tiles are aligned to multiples of BN in position space, from the
@@ -45,7 +45,7 @@
  *    shared-memory traffic for the same tensor work per SM sub-partition
  *    (measured on the H100 at T 16384: 227 vs 214 TFLOP/s; equal at 2048).
  *    Partial row maxima are exchanged through shared memory, P goes to
- *    shared memory as bf16 and is read back with ldmatrix (and with G4 the
+ *    shared memory as 16-bit and is read back with ldmatrix (and with G4 the
  *    rescale factors too). Q, K, V tiles of 64 x 464 take 181 KB, so K and V
  *    are single-buffered: V(j) loads during S(j), K(j+1) during softmax +
  *    P V(j) (the FlashAttention-2 overlap); three barriers per tile.
@@ -73,8 +73,8 @@ namespace {
 using namespace zbattn;
 
 struct PrefillParams {
-    const zb_bf16 *q, *kc, *vc;
-    zb_bf16 *out;
+    const zbk_half *q, *kc, *vc;
+    zbk_half *out;
     int T, pos0, nh, nkv, hd, slots, window;
     float sl2; /* scale * log2(e) */
     int vec16; /* 16-byte copies allowed */
@@ -83,7 +83,7 @@ struct PrefillParams {
 /* Copies 16 bytes (8 columns starting at col) of a row into shared memory,
  * zeros where the row is invalid or past hd. */
 template <bool VEC>
-__device__ __forceinline__ void copy_chunk(uint32_t dst, const zb_bf16 *row, int col, bool rv, int hd)
+__device__ __forceinline__ void copy_chunk(uint32_t dst, const zbk_half *row, int col, bool rv, int hd)
 {
     if (VEC) {
         const bool v = rv && col < hd;
@@ -120,7 +120,7 @@ __device__ __forceinline__ void load_q(uint32_t sQ, const PrefillParams &p, int 
         const int r = (pass * NW + warp) * S::RPP + lr;
         const int t = t0 + r;
         const bool rv = t < p.T;
-        const zb_bf16 *row = p.q + (rv ? ((size_t)b * p.T + t) * p.nh * p.hd + (size_t)h * p.hd : 0);
+        const zbk_half *row = p.q + (rv ? ((size_t)b * p.T + t) * p.nh * p.hd + (size_t)h * p.hd : 0);
 #pragma unroll
         for (int i = 0; i < S::CPL; i++) {
             const int c = lc + i * S::LPR;
@@ -133,7 +133,7 @@ __device__ __forceinline__ void load_q(uint32_t sQ, const PrefillParams &p, int 
 /* Key rows j0..j0+ROWS-1 of K (and/or V) into shared memory. Valid rows are
  * klo..P1; slot(j) = (kslot0 + j - klo) mod slots with j - klo < slots. */
 template <int DP, int ROWS, int NW, bool VEC, bool DO_K, bool DO_V>
-__device__ __forceinline__ void load_kv(uint32_t sK, uint32_t sV, const zb_bf16 *kbase, const zb_bf16 *vbase,
+__device__ __forceinline__ void load_kv(uint32_t sK, uint32_t sV, const zbk_half *kbase, const zbk_half *vbase,
                                         size_t rowstride, int j0, int klo, int P1, int kslot0, int slots, int hd)
 {
     using S = RowSplit<DP>;
@@ -163,7 +163,7 @@ __device__ __forceinline__ void load_kv(uint32_t sK, uint32_t sV, const zb_bf16 
 /* Per-block geometry shared by both kernels. */
 struct BlockGeom {
     int b, h, kvh, t0, P0, P1, klo, jstart, ntiles, kslot0;
-    const zb_bf16 *kbase, *vbase;
+    const zbk_half *kbase, *vbase;
     size_t rowstride;
 };
 
@@ -271,8 +271,8 @@ __global__ void __launch_bounds__(32 * NW, NW == 4 ? 2 : 1) attn_rows_kernel(Pre
                 ldsm_x4(bk, sK + koff + (uint32_t)(np * 16 * PITCH + ks * 16) * 2);
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
-                    mma_bf16(s[mt][2 * np], a[mt], bk[0], bk[1]);
-                    mma_bf16(s[mt][2 * np + 1], a[mt], bk[2], bk[3]);
+                    mma_half(s[mt][2 * np], a[mt], bk[0], bk[1]);
+                    mma_half(s[mt][2 * np + 1], a[mt], bk[2], bk[3]);
                 }
             }
         }
@@ -329,10 +329,10 @@ __global__ void __launch_bounds__(32 * NW, NW == 4 ? 2 : 1) attn_rows_kernel(Pre
             uint32_t pa[MT][4];
 #pragma unroll
             for (int mt = 0; mt < MT; mt++) {
-                pa[mt][0] = pack_bf16x2(s[mt][2 * kk][0], s[mt][2 * kk][1]);
-                pa[mt][1] = pack_bf16x2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
-                pa[mt][2] = pack_bf16x2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
-                pa[mt][3] = pack_bf16x2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+                pa[mt][0] = zbk_pack_half2(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+                pa[mt][1] = zbk_pack_half2(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+                pa[mt][2] = zbk_pack_half2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+                pa[mt][3] = zbk_pack_half2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
             }
 #pragma unroll
             for (int dp = 0; dp < DP / 16; dp++) {
@@ -340,8 +340,8 @@ __global__ void __launch_bounds__(32 * NW, NW == 4 ? 2 : 1) attn_rows_kernel(Pre
                 ldsm_x4_trans(bv, sV + voff + (uint32_t)(kk * 16 * PITCH + dp * 16) * 2);
 #pragma unroll
                 for (int mt = 0; mt < MT; mt++) {
-                    mma_bf16(o[mt][2 * dp], pa[mt], bv[0], bv[1]);
-                    mma_bf16(o[mt][2 * dp + 1], pa[mt], bv[2], bv[3]);
+                    mma_half(o[mt][2 * dp], pa[mt], bv[0], bv[1]);
+                    mma_half(o[mt][2 * dp + 1], pa[mt], bv[2], bv[3]);
                 }
             }
         }
@@ -358,13 +358,13 @@ __global__ void __launch_bounds__(32 * NW, NW == 4 ? 2 : 1) attn_rows_kernel(Pre
             const float inv = lt > 0.f ? 1.f / lt : 0.f;
             const int t = g.t0 + wrow + mt * 16 + (lane >> 2) + hr * 8;
             if (t < p.T) {
-                zb_bf16 *dst = p.out + ((size_t)g.b * p.T + t) * p.nh * p.hd + (size_t)g.h * p.hd;
+                zbk_half *dst = p.out + ((size_t)g.b * p.T + t) * p.nh * p.hd + (size_t)g.h * p.hd;
 #pragma unroll
                 for (int n = 0; n < NTO; n++) {
                     const int col = n * 8 + (lane & 3) * 2;
                     if (col < p.hd)
                         *reinterpret_cast<uint32_t *>(dst + col) =
-                            pack_bf16x2(o[mt][n][2 * hr] * inv, o[mt][n][2 * hr + 1] * inv);
+                            zbk_pack_half2(o[mt][n][2 * hr] * inv, o[mt][n][2 * hr + 1] * inv);
                 }
             }
         }
@@ -460,10 +460,10 @@ __global__ void __launch_bounds__(256, 1) attn_split_kernel(PrefillParams p)
                 for (int np = 0; np < NS / 2; np++) {
                     uint32_t bk[4];
                     ldsm_x4(bk, sK + koff + (uint32_t)(np * 16 * PITCH + ks * 16) * 2);
-                    mma_bf16(s[0][2 * np], a0, bk[0], bk[1]);
-                    mma_bf16(s[0][2 * np + 1], a0, bk[2], bk[3]);
-                    mma_bf16(s[1][2 * np], a1, bk[0], bk[1]);
-                    mma_bf16(s[1][2 * np + 1], a1, bk[2], bk[3]);
+                    mma_half(s[0][2 * np], a0, bk[0], bk[1]);
+                    mma_half(s[0][2 * np + 1], a0, bk[2], bk[3]);
+                    mma_half(s[1][2 * np], a1, bk[0], bk[1]);
+                    mma_half(s[1][2 * np + 1], a1, bk[2], bk[3]);
                 }
             }
             if (tile_needs_mask<BN>(j0, g.P0, g.P1, p.window)) {
@@ -518,7 +518,7 @@ __global__ void __launch_bounds__(256, 1) attn_split_kernel(PrefillParams p)
                         rs += p0 + p1;
                         const int key = g1k * 8 * NS + n * 8 + (lane & 3) * 2;
                         asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(sP + (uint32_t)(row * PP + key) * 2),
-                                     "r"(pack_bf16x2(p0, p1))
+                                     "r"(zbk_pack_half2(p0, p1))
                                      : "memory");
                     }
                     l[mt][hr] = l[mt][hr] * alpha + rs;
@@ -560,17 +560,17 @@ __global__ void __launch_bounds__(256, 1) attn_split_kernel(PrefillParams p)
                 if (i + 1 < nt_cnt) {
                     uint32_t bv[4];
                     ldsm_x4_trans(bv, sV + voff + (uint32_t)(kk * 16 * PITCH + i * 8) * 2);
-                    mma_bf16(o[0][i], pa0, bv[0], bv[1]);
-                    mma_bf16(o[1][i], pa1, bv[0], bv[1]);
+                    mma_half(o[0][i], pa0, bv[0], bv[1]);
+                    mma_half(o[1][i], pa1, bv[0], bv[1]);
                     if (i + 1 < NTW) {
-                        mma_bf16(o[0][i + 1], pa0, bv[2], bv[3]);
-                        mma_bf16(o[1][i + 1], pa1, bv[2], bv[3]);
+                        mma_half(o[0][i + 1], pa0, bv[2], bv[3]);
+                        mma_half(o[1][i + 1], pa1, bv[2], bv[3]);
                     }
                 } else if (i < nt_cnt) {
                     uint32_t b0, b1;
                     ldsm_x2_trans(b0, b1, sV + voff2 + (uint32_t)(kk * 16 * PITCH + i * 8) * 2);
-                    mma_bf16(o[0][i], pa0, b0, b1);
-                    mma_bf16(o[1][i], pa1, b0, b1);
+                    mma_half(o[0][i], pa0, b0, b1);
+                    mma_half(o[1][i], pa1, b0, b1);
                 }
             }
         }
@@ -602,13 +602,13 @@ __global__ void __launch_bounds__(256, 1) attn_split_kernel(PrefillParams p)
             const float inv = lt > 0.f ? 1.f / lt : 0.f;
             const int t = g.t0 + row;
             if (t < p.T) {
-                zb_bf16 *dst = p.out + ((size_t)g.b * p.T + t) * p.nh * p.hd + (size_t)g.h * p.hd;
+                zbk_half *dst = p.out + ((size_t)g.b * p.T + t) * p.nh * p.hd + (size_t)g.h * p.hd;
 #pragma unroll
                 for (int i = 0; i < NTW; i++) {
                     const int col = (nt_beg + i) * 8 + (lane & 3) * 2;
                     if (i < nt_cnt && col < p.hd)
                         *reinterpret_cast<uint32_t *>(dst + col) =
-                            pack_bf16x2(o[mt][i][2 * hr] * inv, o[mt][i][2 * hr + 1] * inv);
+                            zbk_pack_half2(o[mt][i][2 * hr] * inv, o[mt][i][2 * hr + 1] * inv);
                 }
             }
         }

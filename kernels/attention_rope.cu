@@ -8,7 +8,7 @@
  * ~1e4 rad at long contexts, where the fast intrinsics lose digits), then
  * every head of q and k reuses them. The rotation mirrors zb_ref_rope:
  * pairs (i, i + hd/2), angle pos * inv_freq[i] in fp32, products rounded
- * separately (no FMA) as in the reference, the result rounded to bf16 once.
+ * separately (no FMA) as in the reference, the result rounded to 16-bit once.
  *
  * Block size: 128 threads when there are many rows (prefill); in decode a
  * row is the whole launch, so the block takes one thread per work item
@@ -18,7 +18,7 @@
  * Memory-bound: the vector path moves 16 bytes per access (8 pairs of the
  * first half and the 8 matching of the second half per work item) and needs
  * hd % 16 == 0 with 16-byte aligned buffers; anything else takes the scalar
- * path (one pair or one bf16x2 of v per work item).
+ * path (one pair or one 16-bit pair of v per work item).
  */
 #include <cuda_bf16.h>
 
@@ -26,8 +26,8 @@
 
 namespace {
 
-using zbattn::bf16_hi;
-using zbattn::bf16_lo;
+
+
 
 __device__ __forceinline__ float rot_a(float a, float b, float c, float s)
 {
@@ -41,15 +41,15 @@ __device__ __forceinline__ float rot_b(float a, float b, float c, float s)
 /* rn-even bf16 of each product, as the ABI's zb_f32_to_bf16 */
 __device__ __forceinline__ uint32_t pack2(float lo, float hi)
 {
-    return (uint32_t)zb_f32_to_bf16(lo) | ((uint32_t)zb_f32_to_bf16(hi) << 16);
+    return (uint32_t)zbk_f2h(lo) | ((uint32_t)zbk_f2h(hi) << 16);
 }
 
 template <bool VEC>
-__global__ void __launch_bounds__(1024) rope_store_kernel(const zb_bf16 *__restrict__ qkv, int T, int pos0,
+__global__ void __launch_bounds__(1024) rope_store_kernel(const zbk_half *__restrict__ qkv, int T, int pos0,
                                                          const int32_t *__restrict__ pos_dev, int nh, int nkv,
                                                          int hd, const float *__restrict__ inv_freq,
-                                                         zb_bf16 *__restrict__ q_out, zb_bf16 *__restrict__ kc,
-                                                         zb_bf16 *__restrict__ vc, int slots)
+                                                         zbk_half *__restrict__ q_out, zbk_half *__restrict__ kc,
+                                                         zbk_half *__restrict__ vc, int slots)
 {
     extern __shared__ float cs[]; /* [half] cos, then [half] sin */
     const int row = blockIdx.x;   /* b * T + t */
@@ -67,11 +67,11 @@ __global__ void __launch_bounds__(1024) rope_store_kernel(const zb_bf16 *__restr
         __syncthreads();
     }
     const size_t width = (size_t)(nh + 2 * nkv) * hd;
-    const zb_bf16 *src = qkv + (size_t)row * width;
+    const zbk_half *src = qkv + (size_t)row * width;
     const int slot = pos % slots;
-    zb_bf16 *qdst = q_out + (size_t)row * nh * hd;
-    zb_bf16 *kdst = kc + ((size_t)b * slots + slot) * nkv * hd;
-    zb_bf16 *vdst = vc + ((size_t)b * slots + slot) * nkv * hd;
+    zbk_half *qdst = q_out + (size_t)row * nh * hd;
+    zbk_half *kdst = kc + ((size_t)b * slots + slot) * nkv * hd;
+    zbk_half *vdst = vc + ((size_t)b * slots + slot) * nkv * hd;
 
     if (VEC) {
         const int hv = half / 8;             /* 16-byte items per half head */
@@ -80,22 +80,22 @@ __global__ void __launch_bounds__(1024) rope_store_kernel(const zb_bf16 *__restr
         for (int i = threadIdx.x; i < nrope + nv; i += blockDim.x) {
             if (i < nrope) {
                 const int head = i / hv, k = (i - head * hv) * 8;
-                const zb_bf16 *x = src + (size_t)head * hd;
+                const zbk_half *x = src + (size_t)head * hd;
                 uint4 a = *reinterpret_cast<const uint4 *>(x + k);
                 uint4 bb = *reinterpret_cast<const uint4 *>(x + half + k);
                 if (rope) {
                     uint32_t *pa = reinterpret_cast<uint32_t *>(&a), *pb = reinterpret_cast<uint32_t *>(&bb);
 #pragma unroll
                     for (int w = 0; w < 4; w++) {
-                        const float a0 = bf16_lo(pa[w]), a1 = bf16_hi(pa[w]);
-                        const float b0 = bf16_lo(pb[w]), b1 = bf16_hi(pb[w]);
+                        const float a0 = zbk_half_lo(pa[w]), a1 = zbk_half_hi(pa[w]);
+                        const float b0 = zbk_half_lo(pb[w]), b1 = zbk_half_hi(pb[w]);
                         const float c0 = cs[k + 2 * w], c1 = cs[k + 2 * w + 1];
                         const float s0 = cs[half + k + 2 * w], s1 = cs[half + k + 2 * w + 1];
                         pa[w] = pack2(rot_a(a0, b0, c0, s0), rot_a(a1, b1, c1, s1));
                         pb[w] = pack2(rot_b(a0, b0, c0, s0), rot_b(a1, b1, c1, s1));
                     }
                 }
-                zb_bf16 *d = head < nh ? qdst + (size_t)head * hd : kdst + (size_t)(head - nh) * hd;
+                zbk_half *d = head < nh ? qdst + (size_t)head * hd : kdst + (size_t)(head - nh) * hd;
                 *reinterpret_cast<uint4 *>(d + k) = a;
                 *reinterpret_cast<uint4 *>(d + half + k) = bb;
             } else {
@@ -106,19 +106,19 @@ __global__ void __launch_bounds__(1024) rope_store_kernel(const zb_bf16 *__restr
         }
     } else {
         const int nrope = (nh + nkv) * half;
-        const int nv = nkv * hd / 2; /* hd is even: bf16 pairs, 4-byte aligned */
+        const int nv = nkv * hd / 2; /* hd is even: 16-bit pairs, 4-byte aligned */
         for (int i = threadIdx.x; i < nrope + nv; i += blockDim.x) {
             if (i < nrope) {
                 const int head = i / half, k = i - head * half;
-                const zb_bf16 *x = src + (size_t)head * hd;
+                const zbk_half *x = src + (size_t)head * hd;
                 uint16_t ra = x[k], rb = x[half + k];
                 if (rope) {
-                    const float a = zb_bf16_to_f32(ra), bv = zb_bf16_to_f32(rb);
+                    const float a = zbk_h2f(ra), bv = zbk_h2f(rb);
                     const float c = cs[k], s = cs[half + k];
-                    ra = zb_f32_to_bf16(rot_a(a, bv, c, s));
-                    rb = zb_f32_to_bf16(rot_b(a, bv, c, s));
+                    ra = zbk_f2h(rot_a(a, bv, c, s));
+                    rb = zbk_f2h(rot_b(a, bv, c, s));
                 }
-                zb_bf16 *d = head < nh ? qdst + (size_t)head * hd : kdst + (size_t)(head - nh) * hd;
+                zbk_half *d = head < nh ? qdst + (size_t)head * hd : kdst + (size_t)(head - nh) * hd;
                 d[k] = ra;
                 d[half + k] = rb;
             } else {
@@ -134,8 +134,8 @@ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 } // namespace
 
-extern "C" cudaError_t zbk_rope_store_kv(const zb_bf16 *qkv, int batch, int T, int pos0, const int32_t *pos_dev,
-                                         int nh, int nkv, int hd, const float *inv_freq, zb_bf16 *q_out, zb_bf16 *kc, zb_bf16 *vc,
+extern "C" cudaError_t zbk_rope_store_kv(const zbk_half *qkv, int batch, int T, int pos0, const int32_t *pos_dev,
+                                         int nh, int nkv, int hd, const float *inv_freq, zbk_half *q_out, zbk_half *kc, zbk_half *vc,
                                          int slots, cudaStream_t stream)
 {
     /* T > slots would write two tokens into one slot in one launch (a race);

@@ -4,7 +4,7 @@
  * activation of the MLP, and greedy argmax.
  *
  * All are memory-bound. Each has a vectorised path (16-byte loads, or 8 for
- * bf16 quads) taken when the widths and pointers allow it, and a scalar path
+ * 16-bit quads) taken when the widths and pointers allow it, and a scalar path
  * for odd widths or misaligned views, so any shape is correct.
  */
 #include <cuda_bf16.h>
@@ -22,25 +22,25 @@ inline bool aligned(const void *p, unsigned bytes) { return ((uintptr_t)p & (byt
 
 /* One block row per token; 8 columns per thread when vectorised. */
 template <bool VEC>
-__global__ void embed_kernel(const int32_t *__restrict__ tokens, int rows, const zb_bf16 *__restrict__ table,
-                             int hidden, float *__restrict__ resid, zb_bf16 *__restrict__ emb)
+__global__ void embed_kernel(const int32_t *__restrict__ tokens, int rows, const zbk_half *__restrict__ table,
+                             int hidden, float *__restrict__ resid, zbk_half *__restrict__ emb)
 {
     for (int r = blockIdx.y; r < rows; r += gridDim.y) {
-        const zb_bf16 *src = table + (int64_t)tokens[r] * hidden;
+        const zbk_half *src = table + (int64_t)tokens[r] * hidden;
         float *dr = resid + (int64_t)r * hidden;
         if (VEC) {
             const int n8 = hidden / 8;
             for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n8; i += gridDim.x * blockDim.x) {
                 const uint4 v = __ldg(reinterpret_cast<const uint4 *>(src) + i);
                 float4 *d = reinterpret_cast<float4 *>(dr) + 2 * i;
-                d[0] = make_float4(zbk_bf16_lo(v.x), zbk_bf16_hi(v.x), zbk_bf16_lo(v.y), zbk_bf16_hi(v.y));
-                d[1] = make_float4(zbk_bf16_lo(v.z), zbk_bf16_hi(v.z), zbk_bf16_lo(v.w), zbk_bf16_hi(v.w));
+                d[0] = make_float4(zbk_half_lo(v.x), zbk_half_hi(v.x), zbk_half_lo(v.y), zbk_half_hi(v.y));
+                d[1] = make_float4(zbk_half_lo(v.z), zbk_half_hi(v.z), zbk_half_lo(v.w), zbk_half_hi(v.w));
                 if (emb) reinterpret_cast<uint4 *>(emb + (int64_t)r * hidden)[i] = v;
             }
         } else {
             for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < hidden; i += gridDim.x * blockDim.x) {
-                const zb_bf16 v = src[i];
-                dr[i] = zbk_bf16(v);
+                const zbk_half v = src[i];
+                dr[i] = zbk_h2f(v);
                 if (emb) emb[(int64_t)r * hidden + i] = v;
             }
         }
@@ -71,23 +71,23 @@ struct SrcAdd { /* x + add, add optional (both fp32) */
     }
 };
 
-struct SrcConcat { /* concat(h fp32 [hidden], emb bf16 [hidden]) */
+struct SrcConcat { /* concat(h fp32 [hidden], emb 16-bit [hidden]) */
     const float *h;
-    const zb_bf16 *emb;
+    const zbk_half *emb;
     int hidden;
     __device__ float at(int64_t r, int i) const
     {
-        return i < hidden ? h[r * hidden + i] : zbk_bf16(emb[r * hidden + (i - hidden)]);
+        return i < hidden ? h[r * hidden + i] : zbk_h2f(emb[r * hidden + (i - hidden)]);
     }
     __device__ float4 at4(int64_t r, int i) const
     {
         if (i < hidden) return *reinterpret_cast<const float4 *>(h + r * hidden + i);
         const uint2 v = *reinterpret_cast<const uint2 *>(emb + r * hidden + (i - hidden));
-        return make_float4(zbk_bf16_lo(v.x), zbk_bf16_hi(v.x), zbk_bf16_lo(v.y), zbk_bf16_hi(v.y));
+        return make_float4(zbk_half_lo(v.x), zbk_half_hi(v.x), zbk_half_lo(v.y), zbk_half_hi(v.y));
     }
 };
 
-/* One block per row, w * (x * inv) rounded to bf16, the reference's order
+/* One block per row, w * (x * inv) rounded to 16-bit, the reference's order
  * of operations; inv = 1 / sqrtf(mean + eps), IEEE-rounded rather than
  * rsqrtf, so the only difference from the double-precision reference is
  * the fp32 sum.
@@ -101,7 +101,7 @@ struct SrcConcat { /* concat(h fp32 [hidden], emb bf16 [hidden]) */
  * took 6.2 us for 3712 floats on the H100). Otherwise the scalar loop. */
 template <typename Src, int IPT>
 __global__ void __launch_bounds__(1024) rmsnorm_reg_kernel(Src src, const float *__restrict__ w, int dim, float eps,
-                                                           zb_bf16 *__restrict__ out)
+                                                           zbk_half *__restrict__ out)
 {
     __shared__ float scratch[32];
     zbk_pdl_trigger(); /* the projection after the norm may start streaming its weights */
@@ -119,14 +119,14 @@ __global__ void __launch_bounds__(1024) rmsnorm_reg_kernel(Src src, const float 
     }
     ss = zbk_block_sum(ss, scratch);
     const float inv = 1.0f / sqrtf(ss / (float)dim + eps);
-    zb_bf16 *o = out + r * dim;
+    zbk_half *o = out + r * dim;
 #pragma unroll
     for (int j = 0; j < IPT; j++) {
         const int i = (threadIdx.x + j * blockDim.x) * 4;
         if (i < dim) {
             uint2 p;
-            p.x = zbk_pack_bf16x2(g[j].x * (v[j].x * inv), g[j].y * (v[j].y * inv));
-            p.y = zbk_pack_bf16x2(g[j].z * (v[j].z * inv), g[j].w * (v[j].w * inv));
+            p.x = zbk_pack_half2(g[j].x * (v[j].x * inv), g[j].y * (v[j].y * inv));
+            p.y = zbk_pack_half2(g[j].z * (v[j].z * inv), g[j].w * (v[j].w * inv));
             *reinterpret_cast<uint2 *>(o + i) = p;
         }
     }
@@ -134,7 +134,7 @@ __global__ void __launch_bounds__(1024) rmsnorm_reg_kernel(Src src, const float 
 
 template <typename Src>
 __global__ void __launch_bounds__(256) rmsnorm_kernel(Src src, const float *__restrict__ w, int dim, float eps,
-                                                      zb_bf16 *__restrict__ out)
+                                                      zbk_half *__restrict__ out)
 {
     __shared__ float scratch[32];
     const int64_t r = blockIdx.x;
@@ -145,12 +145,12 @@ __global__ void __launch_bounds__(256) rmsnorm_kernel(Src src, const float *__re
     }
     ss = zbk_block_sum(ss, scratch);
     const float inv = 1.0f / sqrtf(ss / (float)dim + eps);
-    zb_bf16 *o = out + r * dim;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = zb_f32_to_bf16(w[i] * (src.at(r, i) * inv));
+    zbk_half *o = out + r * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = zbk_f2h(w[i] * (src.at(r, i) * inv));
 }
 
 template <typename Src>
-cudaError_t launch_rmsnorm(const Src &src, bool vec, const float *w, int rows, int dim, float eps, zb_bf16 *out,
+cudaError_t launch_rmsnorm(const Src &src, bool vec, const float *w, int rows, int dim, float eps, zbk_half *out,
                            cudaStream_t stream)
 {
     const int n4 = dim / 4;
@@ -176,36 +176,36 @@ cudaError_t launch_rmsnorm(const Src &src, bool vec, const float *w, int rows, i
 
 /* -------------------------------------------------------------- gated act */
 
-/* out[r][i] = act(gate) * up, computed in fp32 from the bf16 inputs and
+/* out[r][i] = act(gate) * up, computed in fp32 from the 16-bit inputs and
  * rounded once. 2D grid: x over column chunks, y over rows (strided, so
  * any number of rows fits the 65535 limit of gridDim.y). */
 template <bool VEC>
-__global__ void gated_act_kernel(const zb_bf16 *__restrict__ gu, int rows, int inter, zb_act act,
-                                 zb_bf16 *__restrict__ out)
+__global__ void gated_act_kernel(const zbk_half *__restrict__ gu, int rows, int inter, zb_act act,
+                                 zbk_half *__restrict__ out)
 {
     zbk_pdl_trigger(); /* the down projection may start streaming its weights */
     for (int r = blockIdx.y; r < rows; r += gridDim.y) {
-        const zb_bf16 *gate = gu + (int64_t)r * 2 * inter, *up = gate + inter;
-        zb_bf16 *o = out + (int64_t)r * inter;
+        const zbk_half *gate = gu + (int64_t)r * 2 * inter, *up = gate + inter;
+        zbk_half *o = out + (int64_t)r * inter;
         if (VEC) {
             const int n8 = inter / 8;
             for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n8; i += gridDim.x * blockDim.x) {
                 const uint4 g = __ldg(reinterpret_cast<const uint4 *>(gate) + i);
                 const uint4 u = __ldg(reinterpret_cast<const uint4 *>(up) + i);
                 uint4 p;
-                p.x = zbk_pack_bf16x2(zbk_act(act, zbk_bf16_lo(g.x)) * zbk_bf16_lo(u.x),
-                                      zbk_act(act, zbk_bf16_hi(g.x)) * zbk_bf16_hi(u.x));
-                p.y = zbk_pack_bf16x2(zbk_act(act, zbk_bf16_lo(g.y)) * zbk_bf16_lo(u.y),
-                                      zbk_act(act, zbk_bf16_hi(g.y)) * zbk_bf16_hi(u.y));
-                p.z = zbk_pack_bf16x2(zbk_act(act, zbk_bf16_lo(g.z)) * zbk_bf16_lo(u.z),
-                                      zbk_act(act, zbk_bf16_hi(g.z)) * zbk_bf16_hi(u.z));
-                p.w = zbk_pack_bf16x2(zbk_act(act, zbk_bf16_lo(g.w)) * zbk_bf16_lo(u.w),
-                                      zbk_act(act, zbk_bf16_hi(g.w)) * zbk_bf16_hi(u.w));
+                p.x = zbk_pack_half2(zbk_act(act, zbk_half_lo(g.x)) * zbk_half_lo(u.x),
+                                      zbk_act(act, zbk_half_hi(g.x)) * zbk_half_hi(u.x));
+                p.y = zbk_pack_half2(zbk_act(act, zbk_half_lo(g.y)) * zbk_half_lo(u.y),
+                                      zbk_act(act, zbk_half_hi(g.y)) * zbk_half_hi(u.y));
+                p.z = zbk_pack_half2(zbk_act(act, zbk_half_lo(g.z)) * zbk_half_lo(u.z),
+                                      zbk_act(act, zbk_half_hi(g.z)) * zbk_half_hi(u.z));
+                p.w = zbk_pack_half2(zbk_act(act, zbk_half_lo(g.w)) * zbk_half_lo(u.w),
+                                      zbk_act(act, zbk_half_hi(g.w)) * zbk_half_hi(u.w));
                 reinterpret_cast<uint4 *>(o)[i] = p;
             }
         } else {
             for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < inter; i += gridDim.x * blockDim.x)
-                o[i] = zb_f32_to_bf16(zbk_act(act, zbk_bf16(gate[i])) * zbk_bf16(up[i]));
+                o[i] = zbk_f2h(zbk_act(act, zbk_h2f(gate[i])) * zbk_h2f(up[i]));
         }
     }
 }
@@ -265,8 +265,8 @@ __global__ void __launch_bounds__(512) argmax_kernel(const float *__restrict__ l
 
 } // namespace
 
-extern "C" cudaError_t zbk_embed(const int32_t *tokens, int rows, const zb_bf16 *table, int hidden, float *resid,
-                                 zb_bf16 *emb, cudaStream_t stream)
+extern "C" cudaError_t zbk_embed(const int32_t *tokens, int rows, const zbk_half *table, int hidden, float *resid,
+                                 zbk_half *emb, cudaStream_t stream)
 {
     if (rows < 0 || hidden < 0) return cudaErrorInvalidValue;
     if (rows == 0 || hidden == 0) return cudaSuccess;
@@ -280,7 +280,7 @@ extern "C" cudaError_t zbk_embed(const int32_t *tokens, int rows, const zb_bf16 
 }
 
 extern "C" cudaError_t zbk_rmsnorm(const float *x, const float *add, const float *w, int rows, int dim, float eps,
-                                   zb_bf16 *out, cudaStream_t stream)
+                                   zbk_half *out, cudaStream_t stream)
 {
     if (rows < 0 || dim <= 0) return cudaErrorInvalidValue;
     if (rows == 0) return cudaSuccess;
@@ -288,8 +288,8 @@ extern "C" cudaError_t zbk_rmsnorm(const float *x, const float *add, const float
     return launch_rmsnorm(SrcAdd{x, add, dim}, vec, w, rows, dim, eps, out, stream);
 }
 
-extern "C" cudaError_t zbk_concat_rmsnorm(const float *h, const zb_bf16 *emb, const float *w, int rows, int hidden,
-                                          float eps, zb_bf16 *out, cudaStream_t stream)
+extern "C" cudaError_t zbk_concat_rmsnorm(const float *h, const zbk_half *emb, const float *w, int rows, int hidden,
+                                          float eps, zbk_half *out, cudaStream_t stream)
 {
     if (rows < 0 || hidden <= 0) return cudaErrorInvalidValue;
     if (rows == 0) return cudaSuccess;
@@ -297,7 +297,7 @@ extern "C" cudaError_t zbk_concat_rmsnorm(const float *h, const zb_bf16 *emb, co
     return launch_rmsnorm(SrcConcat{h, emb, hidden}, vec, w, rows, 2 * hidden, eps, out, stream);
 }
 
-extern "C" cudaError_t zbk_gated_act(const zb_bf16 *gu, int rows, int inter, zb_act act, zb_bf16 *out,
+extern "C" cudaError_t zbk_gated_act(const zbk_half *gu, int rows, int inter, zb_act act, zbk_half *out,
                                      cudaStream_t stream)
 {
     if (rows < 0 || inter < 0) return cudaErrorInvalidValue;

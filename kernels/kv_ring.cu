@@ -9,13 +9,13 @@
 namespace {
 
 // One block per (position, sequence); 16-byte copies when kv_dim allows.
-__global__ void ring_copy(const zb_bf16 *__restrict__ src, int src_slots, zb_bf16 *__restrict__ dst, int dst_slots,
+__global__ void ring_copy(const zbk_half *__restrict__ src, int src_slots, zbk_half *__restrict__ dst, int dst_slots,
                           int kv_dim, long long pos_from)
 {
     const long long p = pos_from + blockIdx.x;
     const size_t b = blockIdx.y;
-    const zb_bf16 *s = src + (b * src_slots + (size_t)(p % src_slots)) * kv_dim;
-    zb_bf16 *d = dst + (b * dst_slots + (size_t)(p % dst_slots)) * kv_dim;
+    const zbk_half *s = src + (b * src_slots + (size_t)(p % src_slots)) * kv_dim;
+    zbk_half *d = dst + (b * dst_slots + (size_t)(p % dst_slots)) * kv_dim;
     if (kv_dim % 8 == 0) {
         const uint4 *s4 = reinterpret_cast<const uint4 *>(s);
         uint4 *d4 = reinterpret_cast<uint4 *>(d);
@@ -27,7 +27,7 @@ __global__ void ring_copy(const zb_bf16 *__restrict__ src, int src_slots, zb_bf1
 
 } // namespace
 
-extern "C" cudaError_t zbk_kv_ring_copy(const zb_bf16 *src, int src_slots, zb_bf16 *dst, int dst_slots, int batch,
+extern "C" cudaError_t zbk_kv_ring_copy(const zbk_half *src, int src_slots, zbk_half *dst, int dst_slots, int batch,
                                         int kv_dim, long long pos_from, int n, cudaStream_t stream)
 {
     if (n <= 0) return cudaSuccess;

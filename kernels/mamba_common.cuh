@@ -54,7 +54,7 @@ __device__ __forceinline__ float mamba_softplus(float x)
 }
 
 /* SiLU on the MUFU path: x / (1 + 2^(-x log2 e)), two special-function
- * ops and ~1e-6 relative error (u and y are stored in bf16, 2^-9); for
+ * ops and ~1e-6 relative error (u and y are stored in 16 bits: 2^-11 in f16, 2^-9 in bf16); for
  * x << 0 the denominator overflows to inf and the quotient to -0, the
  * right limit. */
 __device__ __forceinline__ float mamba_silu(float x) { return __fdividef(x, 1.0f + mamba_ex2(-x * MAMBA_LOG2E)); }
@@ -104,20 +104,15 @@ __device__ __forceinline__ float mamba_conv_sum_rt(float bias, const float (&w)[
     return acc;
 }
 
-/* f32 -> bf16 bits, round to nearest even (one cvt instruction; the same
- * result as the ABI's zb_f32_to_bf16 for every non-NaN value). */
-__device__ __forceinline__ zb_bf16 mamba_bf16_bits(float x) { return __bfloat16_as_ushort(__float2bfloat16_rn(x)); }
+/* f32 -> zbk_half bits, round to nearest even. */
+__device__ __forceinline__ zbk_half mamba_half_bits(float x) { return zbk_f2h(x); }
 
-/* Two f32 -> one word of two bf16, lo in the low half. */
-__device__ __forceinline__ uint32_t mamba_pack_bf16x2(float lo, float hi)
-{
-    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<const uint32_t *>(&v);
-}
+/* Two f32 -> one word of two halves, lo in the low half. */
+__device__ __forceinline__ uint32_t mamba_pack_half2(float lo, float hi) { return zbk_pack_half2(lo, hi); }
 
-/* Rounds to bf16 and back: u is stored in bf16, and every consumer (x_proj,
- * the scan's delta*u and D*u) must see the stored value. */
-__device__ __forceinline__ float mamba_round_bf16(float x) { return zbk_bf16(mamba_bf16_bits(x)); }
+/* Rounds to the 16-bit format and back: u is stored in it, and every
+ * consumer (x_proj, the scan's delta*u and D*u) must see the stored value. */
+__device__ __forceinline__ float mamba_round_half(float x) { return zbk_h2f(mamba_half_bits(x)); }
 
 /* ------------------------------------------------------------ cp.async */
 

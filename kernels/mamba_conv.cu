@@ -32,33 +32,33 @@ namespace {
 constexpr int kThreads = 128;
 
 struct ConvArgs {
-    const zb_bf16 *xz;
+    const zbk_half *xz;
     const float *w, *b;
-    zb_bf16 *state, *u;
+    zbk_half *state, *u;
     int batch, T, Di, TT;
     zb_act act;
 };
 
 __device__ __forceinline__ void unpack8(const uint4 q, float (&v)[8])
 {
-    v[0] = zbk_bf16_lo(q.x), v[1] = zbk_bf16_hi(q.x), v[2] = zbk_bf16_lo(q.y), v[3] = zbk_bf16_hi(q.y);
-    v[4] = zbk_bf16_lo(q.z), v[5] = zbk_bf16_hi(q.z), v[6] = zbk_bf16_lo(q.w), v[7] = zbk_bf16_hi(q.w);
+    v[0] = zbk_half_lo(q.x), v[1] = zbk_half_hi(q.x), v[2] = zbk_half_lo(q.y), v[3] = zbk_half_hi(q.y);
+    v[4] = zbk_half_lo(q.z), v[5] = zbk_half_hi(q.z), v[6] = zbk_half_lo(q.w), v[7] = zbk_half_hi(q.w);
 }
 
-/* CW consecutive bf16 channels at p, as floats. */
+/* CW consecutive 16-bit channels at p, as floats. */
 template <int CW>
-__device__ __forceinline__ void load_row(const zb_bf16 *__restrict__ p, float (&v)[CW])
+__device__ __forceinline__ void load_row(const zbk_half *__restrict__ p, float (&v)[CW])
 {
     if constexpr (CW == 8) {
         unpack8(__ldg(reinterpret_cast<const uint4 *>(p)), v);
     } else {
 #pragma unroll
-        for (int i = 0; i < CW; i++) v[i] = zbk_bf16(p[i]);
+        for (int i = 0; i < CW; i++) v[i] = zbk_h2f(p[i]);
     }
 }
 
 template <int CW>
-__device__ __forceinline__ void load_raw(const zb_bf16 *__restrict__ p, uint4 &q, zb_bf16 &s)
+__device__ __forceinline__ void load_raw(const zbk_half *__restrict__ p, uint4 &q, zbk_half &s)
 {
     if constexpr (CW == 8)
         q = __ldg(reinterpret_cast<const uint4 *>(p));
@@ -74,9 +74,9 @@ __global__ void __launch_bounds__(kThreads, 4) conv_prefill_kernel(ConvArgs a)
     const int b = blockIdx.z, t0 = blockIdx.y * a.TT;
     const int t1 = min(a.T, t0 + a.TT);
     const int64_t ld = 2 * (int64_t)a.Di; /* row stride of xz */
-    const zb_bf16 *xrow = a.xz + (int64_t)b * a.T * ld + c0;
-    zb_bf16 *urow = a.u + (int64_t)b * a.T * a.Di + c0;
-    zb_bf16 *st = a.state + ((int64_t)b * a.Di + c0) * K;
+    const zbk_half *xrow = a.xz + (int64_t)b * a.T * ld + c0;
+    zbk_half *urow = a.u + (int64_t)b * a.T * a.Di + c0;
+    zbk_half *st = a.state + ((int64_t)b * a.Di + c0) * K;
 
     /* taps of the CW channels: CW*K consecutive floats */
     float wf[CW * K], bias[CW];
@@ -106,7 +106,7 @@ __global__ void __launch_bounds__(kThreads, 4) conv_prefill_kernel(ConvArgs a)
             for (int i = 0; i < CW; i++) win[k][i] = v[i];
         } else {
 #pragma unroll
-            for (int i = 0; i < CW; i++) win[k][i] = zbk_bf16(st[i * K + K + tau]);
+            for (int i = 0; i < CW; i++) win[k][i] = zbk_h2f(st[i * K + K + tau]);
         }
     }
 
@@ -114,7 +114,7 @@ __global__ void __launch_bounds__(kThreads, 4) conv_prefill_kernel(ConvArgs a)
      * group is computed, so loads stay in flight during the arithmetic. */
     constexpr int G = 4;
     uint4 cur[G], nxt[G];
-    zb_bf16 cs[G], ns[G];
+    zbk_half cs[G], ns[G];
 #pragma unroll
     for (int j = 0; j < G; j++)
         if (t0 + j < t1) load_raw<CW>(xrow + (t0 + j) * ld, cur[j], cs[j]);
@@ -128,7 +128,7 @@ __global__ void __launch_bounds__(kThreads, 4) conv_prefill_kernel(ConvArgs a)
             if constexpr (CW == 8)
                 unpack8(cur[j], win[K - 1]);
             else
-                win[K - 1][0] = zbk_bf16(cs[j]);
+                win[K - 1][0] = zbk_h2f(cs[j]);
             float out[CW];
 #pragma unroll
             for (int i = 0; i < CW; i++) {
@@ -137,16 +137,16 @@ __global__ void __launch_bounds__(kThreads, 4) conv_prefill_kernel(ConvArgs a)
                 for (int k = 0; k < K; k++) e[k] = win[k][i];
                 out[i] = mamba_act<SILU>(a.act, mamba_conv_sum<K>(bias[i], wf + i * K, e));
             }
-            zb_bf16 *dst = urow + (int64_t)(tb + j) * a.Di;
+            zbk_half *dst = urow + (int64_t)(tb + j) * a.Di;
             if constexpr (CW == 8) {
                 uint4 o;
-                o.x = mamba_pack_bf16x2(out[0], out[1]);
-                o.y = mamba_pack_bf16x2(out[2], out[3]);
-                o.z = mamba_pack_bf16x2(out[4], out[5]);
-                o.w = mamba_pack_bf16x2(out[6], out[7]);
+                o.x = mamba_pack_half2(out[0], out[1]);
+                o.y = mamba_pack_half2(out[2], out[3]);
+                o.z = mamba_pack_half2(out[4], out[5]);
+                o.w = mamba_pack_half2(out[6], out[7]);
                 *reinterpret_cast<uint4 *>(dst) = o;
             } else {
-                dst[0] = mamba_bf16_bits(out[0]);
+                dst[0] = mamba_half_bits(out[0]);
             }
 #pragma unroll
             for (int k = 0; k < K - 1; k++)
@@ -166,7 +166,7 @@ __global__ void __launch_bounds__(kThreads, 4) conv_prefill_kernel(ConvArgs a)
             const int tau = a.T - K + k;
 #pragma unroll
             for (int i = 0; i < CW; i++) {
-                const zb_bf16 v = tau >= 0 ? xrow[(int64_t)tau * ld + i] : st[i * K + K + tau];
+                const zbk_half v = tau >= 0 ? xrow[(int64_t)tau * ld + i] : st[i * K + K + tau];
                 st[i * K + k] = v;
             }
         }
@@ -193,9 +193,9 @@ cudaError_t launch_k(const ConvArgs &a, bool vec, cudaStream_t stream)
 
 } // namespace
 
-extern "C" cudaError_t zbk_conv1d_prefill(const zb_bf16 *xz, int batch, int T, int d_inner, int d_conv,
+extern "C" cudaError_t zbk_conv1d_prefill(const zbk_half *xz, int batch, int T, int d_inner, int d_conv,
                                           const float *conv_w, const float *conv_b, zb_act act,
-                                          zb_bf16 *conv_state, zb_bf16 *u, cudaStream_t stream)
+                                          zbk_half *conv_state, zbk_half *u, cudaStream_t stream)
 {
     if (batch < 1 || T < 1 || d_inner < 1 || d_conv < 1 || d_conv > MAMBA_MAX_CONV || !xz || !conv_w ||
         !conv_state || !u)

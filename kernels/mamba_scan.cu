@@ -53,27 +53,27 @@ constexpr int kL = 32;     /* tokens per tile */
 constexpr int kStages = 3; /* tiles in flight: loads run 2 tiles ahead */
 
 struct ScanP {
-    const zb_bf16 *u, *xz;
+    const zbk_half *u, *xz;
     const float *dt, *params, *dt_bias, *A_log, *D;
     float *state;
-    zb_bf16 *y;
+    zbk_half *y;
     int batch, T, Di, N, nh, R, P, Dh;
     zb_act act;
     int bc16; /* B and C rows may be copied 16 bytes at a time */
 };
 
 /* Shared-memory layout of the fast path (byte offsets, all 16-aligned).
- * Row strides are padded where a phase reads one row per lane: bf16 rows
+ * Row strides are padded where a phase reads one row per lane: 16-bit rows
  * of CB + 8 (16 bytes more) and partial-y rows of 32 W + 4 floats put
  * consecutive rows 4 banks apart, so 8 rows cover all 32 banks. */
 template <int SPL, int W> struct Lay {
     static constexpr int N = 4 * SPL, CB = 8 * W;
-    static constexpr int UR = CB + 8;                       /* bf16 row stride */
+    static constexpr int UR = CB + 8;                       /* 16-bit row stride */
     static constexpr int YS = 32 * W + 4;                   /* partial-y row stride */
     static constexpr int dt_off = 0;                        /* f32  [kL][CB]  */
     static constexpr int bc_off = dt_off + kL * CB * 4;     /* f32  [kL][2N]  */
-    static constexpr int u_off = bc_off + kL * 2 * N * 4;   /* bf16 [kL][UR]  */
-    static constexpr int z_off = u_off + kL * UR * 2;       /* bf16 [kL][UR]  */
+    static constexpr int u_off = bc_off + kL * 2 * N * 4;   /* 16-bit [kL][UR]  */
+    static constexpr int z_off = u_off + kL * UR * 2;       /* 16-bit [kL][UR]  */
     static constexpr int stage = z_off + kL * UR * 2;
     static constexpr int dd_off = kStages * stage;          /* f32x2 [kL][CB]: delta, delta*u */
     static constexpr int yp_off = dd_off + kL * CB * 8;     /* f32 [kL][YS]: partial y per lane */
@@ -202,8 +202,8 @@ __global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p)
         const unsigned char *sb = smem + (k % kStages) * S::stage;
         const float *dts = reinterpret_cast<const float *>(sb + S::dt_off);
         const float *bcs = reinterpret_cast<const float *>(sb + S::bc_off);
-        const zb_bf16 *us = reinterpret_cast<const zb_bf16 *>(sb + S::u_off);
-        const zb_bf16 *zs = reinterpret_cast<const zb_bf16 *>(sb + S::z_off);
+        const zbk_half *us = reinterpret_cast<const zbk_half *>(sb + S::u_off);
+        const zbk_half *zs = reinterpret_cast<const zbk_half *>(sb + S::z_off);
         const int nv = min(kL, T - k * kL);
 
         /* 2. prep: delta and delta*u once per (token, channel) */
@@ -213,7 +213,7 @@ __global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p)
             float2 d = make_float2(0.f, 0.f);
             if (r < nv) {
                 const float delta = mamba_softplus(dts[i] + pbias);
-                d = make_float2(delta, delta * zbk_bf16(us[r * UR + pc]));
+                d = make_float2(delta, delta * zbk_h2f(us[r * UR + pc]));
             }
             dd[i] = d;
         }
@@ -254,12 +254,12 @@ __global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p)
                 for (int e = 0; e < 2; e++) {
                     const int m = 2 * m2 + e;
                     const float4 q = pp[m];
-                    const float uu = e ? zbk_bf16_hi(uw[m2]) : zbk_bf16_lo(uw[m2]);
-                    const float zz = e ? zbk_bf16_hi(zw[m2]) : zbk_bf16_lo(zw[m2]);
+                    const float uu = e ? zbk_half_hi(uw[m2]) : zbk_half_lo(uw[m2]);
+                    const float zz = e ? zbk_half_hi(zw[m2]) : zbk_half_lo(zw[m2]);
                     const float ysum = (q.x + q.y) + (q.z + q.w);
                     yv[e] = fmaf(oD[m], uu, ysum) * mamba_act<SILU>(p.act, zz);
                 }
-                ow[m2] = mamba_pack_bf16x2(yv[0], yv[1]);
+                ow[m2] = mamba_pack_half2(yv[0], yv[1]);
             }
             *reinterpret_cast<uint4 *>(p.y + (row0 + k * kL + orow) * Di + c0 + 8 * oq) =
                 make_uint4(ow[0], ow[1], ow[2], ow[3]);
@@ -293,7 +293,7 @@ __global__ void __launch_bounds__(128) scan_generic_kernel(const ScanP p)
     for (int t = 0; t < p.T; t++) {
         const int64_t row = (int64_t)b * p.T + t;
         const float delta = mamba_softplus(p.dt[row * Di + c] + bias);
-        const float uu = zbk_bf16(p.u[row * Di + c]);
+        const float uu = zbk_h2f(p.u[row * Di + c]);
         const float du = delta * uu;
         const float *bc = p.params + (row * p.nh + h) * p.P + p.R;
         float acc = 0.0f;
@@ -308,8 +308,8 @@ __global__ void __launch_bounds__(128) scan_generic_kernel(const ScanP p)
         }
         acc = zbk_warp_sum(acc);
         if (lane == 0) {
-            const float gz = mamba_act_rt(p.act, zbk_bf16(p.xz[row * 2 * Di + Di + c]));
-            p.y[row * Di + c] = mamba_bf16_bits((acc + Dc * uu) * gz);
+            const float gz = mamba_act_rt(p.act, zbk_h2f(p.xz[row * 2 * Di + Di + c]));
+            p.y[row * Di + c] = mamba_half_bits((acc + Dc * uu) * gz);
         }
     }
 #pragma unroll

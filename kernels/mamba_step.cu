@@ -1,8 +1,8 @@
 /*
  * zbk_mamba_step: one decode step of the Mamba mixer (after in_proj) for
  * every sequence. Runs 76 times per generated token, so it is built around
- * its bytes: per layer x_proj (nh x P x Dh bf16, 3.9 MB for Zamba-7B) and
- * dt_proj (Di x R bf16, 3.4 MB), the fp32 SSM state (0.95 MB per sequence,
+ * its bytes: per layer x_proj (nh x P x Dh 16-bit, 3.9 MB for Zamba-7B) and
+ * dt_proj (Di x R 16-bit, 3.4 MB), the fp32 SSM state (0.95 MB per sequence,
  * read and written) and A_log (0.48 MB). Everything else is small.
  *
  * Two kernels:
@@ -56,13 +56,13 @@ constexpr int kCPW = 4;       /* channels per warp in kernel 2 */
 constexpr int kWarps2 = 8;
 
 struct StepP {
-    const zb_bf16 *xz;
+    const zbk_half *xz;
     const float *conv_w, *conv_b;
-    zb_bf16 *conv_state;
-    const zb_bf16 *x_proj, *dt_proj;
+    zbk_half *conv_state;
+    const zbk_half *x_proj, *dt_proj;
     const float *dt_bias, *A_log, *D;
     float *ssm_state;
-    zb_bf16 *y;
+    zbk_half *y;
     float *par; /* [batch][nh][P]: dt_raw, B, C */
     int batch, Di, K, N, nh, R, P, Dh;
     int cps;    /* 8-channel chunks per cluster rank */
@@ -82,15 +82,15 @@ __device__ __forceinline__ float act_inl(zb_act act, float x)
 /* The inputs of one channel's conv step, loaded together so that several
  * channels' loads are in flight at once. */
 struct ConvIn {
-    zb_bf16 raw[MAMBA_MAX_CONV]; /* the new window: state[1..K-1], x */
+    zbk_half raw[MAMBA_MAX_CONV]; /* the new window: state[1..K-1], x */
     float w[MAMBA_MAX_CONV], bias;
 };
 
 __device__ __forceinline__ void conv_load(const StepP &p, int b, int c, ConvIn &in)
 {
     const int K = p.K;
-    const zb_bf16 *st = p.conv_state + ((int64_t)b * p.Di + c) * K;
-    const zb_bf16 x = p.xz[(int64_t)b * 2 * p.Di + c];
+    const zbk_half *st = p.conv_state + ((int64_t)b * p.Di + c) * K;
+    const zbk_half x = p.xz[(int64_t)b * 2 * p.Di + c];
 #pragma unroll
     for (int k = 0; k < MAMBA_MAX_CONV; k++) {
         if (k < K) {
@@ -101,31 +101,31 @@ __device__ __forceinline__ void conv_load(const StepP &p, int b, int c, ConvIn &
     in.bias = p.conv_b ? p.conv_b[c] : 0.0f;
 }
 
-/* u after this step's input, rounded to bf16 as the prefill path stores
+/* u after this step's input, rounded to 16-bit as the prefill path stores
  * it; the same sum and activation as zbk_conv1d_prefill (same bits). */
 __device__ __forceinline__ float conv_u(const StepP &p, const ConvIn &in)
 {
     float e[MAMBA_MAX_CONV];
 #pragma unroll
-    for (int k = 0; k < MAMBA_MAX_CONV; k++) e[k] = k < p.K ? zbk_bf16(in.raw[k]) : 0.0f;
-    return mamba_round_bf16(act_inl(p.act, mamba_conv_sum_rt(in.bias, in.w, e, p.K)));
+    for (int k = 0; k < MAMBA_MAX_CONV; k++) e[k] = k < p.K ? zbk_h2f(in.raw[k]) : 0.0f;
+    return mamba_round_half(act_inl(p.act, mamba_conv_sum_rt(in.bias, in.w, e, p.K)));
 }
 
 __device__ __forceinline__ float dot8(const uint4 w, const float *u)
 {
-    float acc = zbk_bf16_lo(w.x) * u[0];
-    acc = fmaf(zbk_bf16_hi(w.x), u[1], acc);
-    acc = fmaf(zbk_bf16_lo(w.y), u[2], acc);
-    acc = fmaf(zbk_bf16_hi(w.y), u[3], acc);
-    acc = fmaf(zbk_bf16_lo(w.z), u[4], acc);
-    acc = fmaf(zbk_bf16_hi(w.z), u[5], acc);
-    acc = fmaf(zbk_bf16_lo(w.w), u[6], acc);
-    acc = fmaf(zbk_bf16_hi(w.w), u[7], acc);
+    float acc = zbk_half_lo(w.x) * u[0];
+    acc = fmaf(zbk_half_hi(w.x), u[1], acc);
+    acc = fmaf(zbk_half_lo(w.y), u[2], acc);
+    acc = fmaf(zbk_half_hi(w.y), u[3], acc);
+    acc = fmaf(zbk_half_lo(w.z), u[4], acc);
+    acc = fmaf(zbk_half_hi(w.z), u[5], acc);
+    acc = fmaf(zbk_half_lo(w.w), u[6], acc);
+    acc = fmaf(zbk_half_hi(w.w), u[7], acc);
     return acc;
 }
 
-/* 8 bf16 at p (elements e with e < n only, the rest 0) as one uint4. */
-__device__ __forceinline__ uint4 load8(const zb_bf16 *p, int n, bool vec)
+/* 8 16-bit at p (elements e with e < n only, the rest 0) as one uint4. */
+__device__ __forceinline__ uint4 load8(const zbk_half *p, int n, bool vec)
 {
     if (vec) return __ldg(reinterpret_cast<const uint4 *>(p));
     uint32_t h[8];
@@ -287,7 +287,7 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
     ConvIn cin;
     if (citem) {
         conv_load(p, b0 + cbb, cc, cin);
-        cg_ = act_inl(p.act, zbk_bf16(p.xz[(int64_t)(b0 + cbb) * 2 * Di + Di + cc]));
+        cg_ = act_inl(p.act, zbk_h2f(p.xz[(int64_t)(b0 + cbb) * 2 * Di + Di + cc]));
         cu = conv_u(p, cin);
     }
 
@@ -360,12 +360,12 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
             }
         }
         mamba_transpose_reduce<NB, 16>(yacc, lane);
-        if (holder) p.y[(int64_t)(b0 + hb) * Di + c] = mamba_bf16_bits((yacc[0] + Dc[i] * uu) * gz);
+        if (holder) p.y[(int64_t)(b0 + hb) * Di + c] = mamba_half_bits((yacc[0] + Dc[i] * uu) * gz);
     }
 
     /* the rolled conv window, by the lane that computed it */
     if (citem) {
-        zb_bf16 *st = p.conv_state + ((int64_t)(b0 + cbb) * Di + cc) * p.K;
+        zbk_half *st = p.conv_state + ((int64_t)(b0 + cbb) * Di + cc) * p.K;
 #pragma unroll
         for (int k = 0; k < MAMBA_MAX_CONV; k++)
             if (k < p.K) st[k] = cin.raw[k];

@@ -41,7 +41,10 @@ struct LoadF16 {
     __device__ static float at(const void *p, int64_t i) { return __half2float(static_cast<const __half *>(p)[i]); }
 };
 struct LoadBF16 {
-    __device__ static float at(const void *p, int64_t i) { return zbk_bf16(static_cast<const zb_bf16 *>(p)[i]); }
+    __device__ static float at(const void *p, int64_t i)
+    {
+        return zb_bf16_to_f32(static_cast<const uint16_t *>(p)[i]);
+    }
 };
 
 /* Rounding of an f32 to a source dtype's precision (zb_round_to_dtype). */
@@ -52,25 +55,36 @@ __device__ __forceinline__ float round_to(float v, zb_dtype t)
     return v;
 }
 
-template <typename Dst> __device__ __forceinline__ void store(void *p, int64_t i, float v);
-template <> __device__ __forceinline__ void store<float>(void *p, int64_t i, float v) { static_cast<float *>(p)[i] = v; }
-template <> __device__ __forceinline__ void store<zb_bf16>(void *p, int64_t i, float v)
+/* Stores v in Dst; true when v is finite and the stored value is not (past
+ * the 16-bit format's range: f16 ends at 65504). */
+template <typename Dst> __device__ __forceinline__ bool store(void *p, int64_t i, float v);
+template <> __device__ __forceinline__ bool store<float>(void *p, int64_t i, float v)
 {
-    static_cast<zb_bf16 *>(p)[i] = zb_f32_to_bf16(v);
+    static_cast<float *>(p)[i] = v;
+    return false;
+}
+template <> __device__ __forceinline__ bool store<zbk_half>(void *p, int64_t i, float v)
+{
+    const zbk_half h = zbk_f2h(v);
+    static_cast<zbk_half *>(p)[i] = h;
+    return isfinite(v) && !isfinite(zbk_h2f(h));
 }
 
 template <typename Load, typename Dst>
-__global__ void convert_kernel(void *dst, const void *src, int64_t rows, int64_t cols, zbk_row_order order)
+__global__ void convert_kernel(void *dst, const void *src, int64_t rows, int64_t cols, zbk_row_order order,
+                               unsigned long long *overflow)
 {
     const int64_t n = rows * cols;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t r = i / cols, c = i - r * cols;
-        store<Dst>(dst, i, Load::at(src, src_row(r, rows, order) * cols + c));
+        if (store<Dst>(dst, i, Load::at(src, src_row(r, rows, order) * cols + c)) && overflow)
+            atomicAdd(overflow, 1ull); /* rare: one atomic per out-of-range value */
     }
 }
 
-/* bf16 -> bf16 is a bit copy: going through f32 would quieten NaN payloads. */
-__global__ void copy_bf16_kernel(zb_bf16 *dst, const zb_bf16 *src, int64_t rows, int64_t cols, zbk_row_order order)
+/* A source already in the engine's format is a bit copy: going through f32
+ * would quieten NaN payloads. */
+__global__ void copy_half_kernel(zbk_half *dst, const zbk_half *src, int64_t rows, int64_t cols, zbk_row_order order)
 {
     const int64_t n = rows * cols;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -87,7 +101,7 @@ __global__ void synth_kernel(void *dst, zb_synth s, zb_dtype src_dtype, int64_t 
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t r = i / cols, c = i - r * cols;
         const uint64_t si = (uint64_t)(src_row(r, rows, order) * cols + c);
-        store<Dst>(dst, i, round_to(zb_synth_value(&s, si), src_dtype));
+        (void)store<Dst>(dst, i, round_to(zb_synth_value(&s, si), src_dtype));
     }
 }
 
@@ -103,28 +117,32 @@ bool valid_shape(int64_t rows, int64_t cols, zbk_row_order order)
 } // namespace
 
 extern "C" cudaError_t zbk_convert(void *dst, zb_dtype dst_dtype, const void *src, zb_dtype src_dtype, int64_t rows,
-                                   int64_t cols, zbk_row_order order, cudaStream_t stream)
+                                   int64_t cols, zbk_row_order order, unsigned long long *overflow,
+                                   cudaStream_t stream)
 {
-    if (!valid_shape(rows, cols, order) || (dst_dtype != ZB_DTYPE_F32 && dst_dtype != ZB_DTYPE_BF16))
+    if (!valid_shape(rows, cols, order) || (dst_dtype != ZB_DTYPE_F32 && dst_dtype != ZBK_HALF_DTYPE))
         return cudaErrorInvalidValue;
     if (rows * cols == 0) return cudaSuccess;
     if (!dst || !src) return cudaErrorInvalidValue;
     const unsigned grid = zbk_grid_1d(rows * cols, kThreads);
     const bool to_f32 = dst_dtype == ZB_DTYPE_F32;
+    if (!to_f32 && src_dtype == ZBK_HALF_DTYPE) {
+        copy_half_kernel<<<grid, kThreads, 0, stream>>>(static_cast<zbk_half *>(dst), static_cast<const zbk_half *>(src),
+                                                        rows, cols, order);
+        return ZBK_LAUNCHED();
+    }
     switch (src_dtype) {
     case ZB_DTYPE_F32:
-        if (to_f32) convert_kernel<LoadF32, float><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order);
-        else convert_kernel<LoadF32, zb_bf16><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order);
+        if (to_f32) convert_kernel<LoadF32, float><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
+        else convert_kernel<LoadF32, zbk_half><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
         break;
     case ZB_DTYPE_F16:
-        if (to_f32) convert_kernel<LoadF16, float><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order);
-        else convert_kernel<LoadF16, zb_bf16><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order);
+        if (to_f32) convert_kernel<LoadF16, float><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
+        else convert_kernel<LoadF16, zbk_half><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
         break;
     case ZB_DTYPE_BF16:
-        if (to_f32) convert_kernel<LoadBF16, float><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order);
-        else
-            copy_bf16_kernel<<<grid, kThreads, 0, stream>>>(static_cast<zb_bf16 *>(dst),
-                                                            static_cast<const zb_bf16 *>(src), rows, cols, order);
+        if (to_f32) convert_kernel<LoadBF16, float><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
+        else convert_kernel<LoadBF16, zbk_half><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
         break;
     default: return cudaErrorInvalidValue;
     }
@@ -134,7 +152,7 @@ extern "C" cudaError_t zbk_convert(void *dst, zb_dtype dst_dtype, const void *sr
 extern "C" cudaError_t zbk_synth(void *dst, zb_dtype dst_dtype, zb_synth synth, zb_dtype src_dtype, int64_t rows,
                                  int64_t cols, zbk_row_order order, cudaStream_t stream)
 {
-    if (!valid_shape(rows, cols, order) || (dst_dtype != ZB_DTYPE_F32 && dst_dtype != ZB_DTYPE_BF16) ||
+    if (!valid_shape(rows, cols, order) || (dst_dtype != ZB_DTYPE_F32 && dst_dtype != ZBK_HALF_DTYPE) ||
         (src_dtype != ZB_DTYPE_F32 && src_dtype != ZB_DTYPE_F16 && src_dtype != ZB_DTYPE_BF16))
         return cudaErrorInvalidValue;
     if (rows * cols == 0) return cudaSuccess;
@@ -143,6 +161,6 @@ extern "C" cudaError_t zbk_synth(void *dst, zb_dtype dst_dtype, zb_synth synth, 
     if (dst_dtype == ZB_DTYPE_F32)
         synth_kernel<float><<<grid, kThreads, 0, stream>>>(dst, synth, src_dtype, rows, cols, order);
     else
-        synth_kernel<zb_bf16><<<grid, kThreads, 0, stream>>>(dst, synth, src_dtype, rows, cols, order);
+        synth_kernel<zbk_half><<<grid, kThreads, 0, stream>>>(dst, synth, src_dtype, rows, cols, order);
     return ZBK_LAUNCHED();
 }

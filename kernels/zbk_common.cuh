@@ -2,10 +2,12 @@
  * Device helpers shared by the kernels/ .cu files (CUDA C++ only, never included from
  * C). Everything here is header-only and stateless.
  *
- *  - zbk_bf16_lo / zbk_bf16_hi: the two bf16 halves of a 32-bit word as f32
- *    (one integer op each: a bf16 is the top half of an f32).
- *  - zbk_pack_bf16x2: two f32 -> one word of two bf16, round to nearest even
- *    (the same rounding as the ABI's zb_f32_to_bf16).
+ *  - zbk_h2f / zbk_f2h: the engine's 16-bit float (zbk_half, fp16 or with
+ *    -DZB_HALF_BF16 bf16) to f32 and back, round to nearest even (host and
+ *    device: the GPU tests' references round through the same functions).
+ *  - zbk_half_lo / zbk_half_hi: the two halves of a 32-bit word as f32.
+ *  - zbk_pack_half2: two f32 -> one word of two halves, round to nearest.
+ *  - ZBK_MMA_HALF: the operand types of mma.sync for zbk_half.
  *  - zbk_act: the activations of zb_ref_act, in fp32.
  *  - zbk_warp_sum / zbk_block_sum: fp32 reductions.
  *  - zbk_grid_1d: a grid size for grid-stride loops.
@@ -15,6 +17,8 @@
 #ifndef ZBK_COMMON_CUH
 #define ZBK_COMMON_CUH
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
 
@@ -57,13 +61,33 @@ cudaError_t zbk_launch_dependent(cudaLaunchConfig_t cfg, void (*kernel)(Params..
     return e != cudaSuccess ? e : cudaGetLastError();
 }
 
-__device__ __forceinline__ float zbk_bf16_lo(uint32_t w) { return __uint_as_float(w << 16); }
-__device__ __forceinline__ float zbk_bf16_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
-__device__ __forceinline__ float zbk_bf16(zb_bf16 h) { return __uint_as_float((uint32_t)h << 16); }
+#ifdef ZB_HALF_BF16
+/* a bf16 is the top half of an f32: one integer op each way but rounding */
+#define ZBK_MMA_HALF "bf16.bf16"
+#define ZBK_CUDA_HALF CUDA_R_16BF
+__host__ __device__ __forceinline__ float zbk_h2f(zbk_half h) { return zb_bf16_to_f32(h); }
+__host__ __device__ __forceinline__ zbk_half zbk_f2h(float f) { return zb_f32_to_bf16(f); }
+__device__ __forceinline__ float zbk_half_lo(uint32_t w) { return __uint_as_float(w << 16); }
+__device__ __forceinline__ float zbk_half_hi(uint32_t w) { return __uint_as_float(w & 0xffff0000u); }
+#else
+#define ZBK_MMA_HALF "f16.f16"
+#define ZBK_CUDA_HALF CUDA_R_16F
+__host__ __device__ __forceinline__ float zbk_h2f(zbk_half h) { return __half2float(__ushort_as_half(h)); }
+__host__ __device__ __forceinline__ zbk_half zbk_f2h(float f) { return __half_as_ushort(__float2half_rn(f)); }
+__device__ __forceinline__ float zbk_half_lo(uint32_t w) { return zbk_h2f((zbk_half)(w & 0xffffu)); }
+__device__ __forceinline__ float zbk_half_hi(uint32_t w) { return zbk_h2f((zbk_half)(w >> 16)); }
+#endif
 
-__device__ __forceinline__ uint32_t zbk_pack_bf16x2(float lo, float hi)
+/* One cvt for the pair (the prefill attention packs P with it in its inner
+ * loop); round to nearest even like zbk_f2h, lo in the low half. */
+__device__ __forceinline__ uint32_t zbk_pack_half2(float lo, float hi)
 {
-    return (uint32_t)zb_f32_to_bf16(lo) | ((uint32_t)zb_f32_to_bf16(hi) << 16);
+#ifdef ZB_HALF_BF16
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+#else
+    __half2 v = __floats2half2_rn(lo, hi);
+#endif
+    return *reinterpret_cast<uint32_t *>(&v);
 }
 
 /* Same formulas as zb_ref_act (reference/ref_ops.c), with the accurate

@@ -13,17 +13,7 @@
 #include "model.h"
 #include "report_data.h"
 #include "series.h"
-
-static int parse_dtype(const char *name, zb_dtype *out)
-{
-    static const zb_dtype all[] = {ZB_DTYPE_F32, ZB_DTYPE_F16, ZB_DTYPE_BF16};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (!strcmp(name, zb_dtype_name(all[i]))) {
-            *out = all[i];
-            return 1;
-        }
-    return 0;
-}
+#include "zb_util.h"
 
 /* runs.model_source is a preset name, a checkpoint directory or the config
  * file given with --model-config. Only the shape is needed, so a checkpoint
@@ -119,7 +109,7 @@ static void resolve_ceilings(zb_rdb *db, zb_series *s)
 
 void zb_series_resolve(zb_rdb *db, zb_series *s)
 {
-    int have_dt = parse_dtype(s->dtype, &s->dt);
+    int have_dt = zb_parse_dtype(s->dtype, &s->dt);
     s->weights_bytes = 0;
     for (int i = 0; i < s->n_runs; i++)
         if ((double)s->runs[i]->mem_measured[ZB_MEM_WEIGHTS] > s->weights_bytes)

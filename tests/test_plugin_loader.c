@@ -7,6 +7,7 @@
 #include "test_util.h"
 
 #include "plugin_loader.h"
+#include "zb_util.h"
 
 /* Each test may repoint ZBENCH_PLUGIN_PATH; the original comes back after. */
 typedef struct env_state {
@@ -244,6 +245,31 @@ static void test_scan_lists_sorted_and_first_wins(void **state)
     assert_true(zb_plugin_scan(found, 1) == 1); /* capped at max */
 }
 
+/* A GPU plugin's 16-bit format (bf16 first), else f32, else what it has;
+ * the CUDA plugins offer only the format they were built for. */
+static void test_default_dtype(void **state)
+{
+    (void)state;
+    zb_plugin_api api;
+    memset(&api, 0, sizeof api);
+    api.caps = ZB_CAP_GPU;
+    api.dtypes = ZB_DTYPE_BIT(ZB_DTYPE_F16);
+    assert_int_equal(zb_plugin_default_dtype(&api), ZB_DTYPE_F16);
+    api.dtypes |= ZB_DTYPE_BIT(ZB_DTYPE_BF16) | ZB_DTYPE_BIT(ZB_DTYPE_F32);
+    assert_int_equal(zb_plugin_default_dtype(&api), ZB_DTYPE_BF16);
+    api.caps = 0;
+    assert_int_equal(zb_plugin_default_dtype(&api), ZB_DTYPE_F32);
+    api.dtypes = ZB_DTYPE_BIT(ZB_DTYPE_F16);
+    assert_int_equal(zb_plugin_default_dtype(&api), ZB_DTYPE_F16);
+
+    zb_dtype t = ZB_DTYPE_I32;
+    assert_true(zb_parse_dtype("f16", &t) && t == ZB_DTYPE_F16);
+    assert_true(zb_parse_dtype("bf16", &t) && t == ZB_DTYPE_BF16);
+    assert_true(zb_parse_dtype("f32", &t) && t == ZB_DTYPE_F32);
+    assert_false(zb_parse_dtype("fp16", &t) || zb_parse_dtype("i32", &t) || zb_parse_dtype("", &t));
+    assert_int_equal(t, ZB_DTYPE_F32); /* untouched on failure */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +286,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_broken_plugins_by_name, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_plugin_dirs_parsing, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_scan_lists_sorted_and_first_wins, env_setup, env_teardown),
+        cmocka_unit_test(test_default_dtype),
     };
     return cmocka_run_group_tests_name("plugin loader", tests, NULL, NULL) ? 1 : 0;
 }

@@ -6,7 +6,7 @@
 #include "check.h"
 #include "engine.h"
 
-zb_status zbe_linear(zb_session *s, const zb_bf16 *x, int rows, int in, const zb_bf16 *w, int out, void *y,
+zb_status zbe_linear(zb_session *s, const zbk_half *x, int rows, int in, const zbk_half *w, int out, void *y,
                      zb_dtype y_dtype, const float *bias, int accumulate, zb_error *err)
 {
     zb_linear_args a = {0};
@@ -42,14 +42,14 @@ zb_status zbe_attention(zb_session *s, const zbe_attn_w *w, int app, int T, int 
     const zbe_plan *p = &s->plan;
     const zbe_buffers *b = &s->buf;
     const int rows = p->batch * T;
-    ZBE_TRY(zbe_linear(s, b->xn, rows, d->attn_in, w->qkv, p->qkv_dim, b->qkv, ZB_DTYPE_BF16, w->qkv_b, 0, err));
+    ZBE_TRY(zbe_linear(s, b->xn, rows, d->attn_in, w->qkv, p->qkv_dim, b->qkv, ZBK_HALF_DTYPE, w->qkv_b, 0, err));
 
     const size_t cache = (size_t)app * p->batch * p->slots * p->kv_dim;
-    zb_bf16 *kc = b->k + cache, *vc = b->v + cache;
+    zbk_half *kc = b->k + cache, *vc = b->v + cache;
     /* A window-sized ring cannot take a multi-token chunk (memory_plan.c):
      * attend through the staging ring, holding the last W - 1 keys. */
     const int staged = T > 1 && p->stage_slots > 0;
-    zb_bf16 *ak = staged ? b->stage_k : kc, *av = staged ? b->stage_v : vc;
+    zbk_half *ak = staged ? b->stage_k : kc, *av = staged ? b->stage_v : vc;
     const int aslots = staged ? p->stage_slots : p->slots;
     if (staged) {
         const int W = d->sliding_window, back = pos0 < W - 1 ? pos0 : W - 1;
@@ -100,7 +100,7 @@ zb_status zbe_mlp(zb_session *s, const zbe_attn_w *w, int T, void *out, zb_dtype
     const zbe_buffers *b = &s->buf;
     const int rows = s->plan.batch * T, H = d->hidden_size, I = d->intermediate_size;
     /* gate and up in one GEMM; the activation applies to the gate half */
-    ZBE_TRY(zbe_linear(s, b->xn, rows, H, w->gate_up, 2 * I, b->gu, ZB_DTYPE_BF16, w->gate_up_b, 0, err));
+    ZBE_TRY(zbe_linear(s, b->xn, rows, H, w->gate_up, 2 * I, b->gu, ZBK_HALF_DTYPE, w->gate_up_b, 0, err));
     ZBE_CUDA(zbk_gated_act(b->gu, rows, I, d->mlp_act, b->act, s->stream));
     return zbe_linear(s, b->act, rows, I, w->down, H, out, out_dtype, w->down_b, accumulate, err);
 }

@@ -1,7 +1,7 @@
 /*
  * zb.calibrate.v1 for the CUDA plugins: the device's two ceilings, measured
  * the way METHOD-style roofline work wants them: a large device-to-device
- * copy (bytes read + written per second) and a large bf16 matrix product
+ * copy (bytes read + written per second) and a large 16-bit matrix product
  * through the same cuBLASLt path the engine uses, on non-zero synthetic
  * data (zeros can run faster than real data), after warm-up, median of
  * several timed repetitions with CUDA events.
@@ -22,7 +22,7 @@ typedef struct calib {
     cudaStream_t stream;
     cudaEvent_t start, stop;
     void *src, *dst;   /* copy buffers */
-    zb_bf16 *x, *w, *y; /* GEMM operands */
+    zbk_half *x, *w, *y; /* GEMM operands */
     zb_blas *blas;
 } calib;
 
@@ -37,7 +37,7 @@ static zb_status gemm_once(calib *c, zb_error *err)
     zb_linear_args a = {0};
     a.x = c->x, a.ldx = CALIB_GEMM_N;
     a.w = c->w, a.ldw = CALIB_GEMM_N;
-    a.y = c->y, a.ldy = CALIB_GEMM_N, a.y_dtype = ZB_DTYPE_BF16;
+    a.y = c->y, a.ldy = CALIB_GEMM_N, a.y_dtype = ZBK_HALF_DTYPE;
     a.rows = a.in = a.out = CALIB_GEMM_N;
     a.batch = 1;
     ZBE_LIB(zb_linear(c->blas, &a, c->stream, err));
@@ -71,13 +71,13 @@ static zb_status measure(calib *c, int32_t device, double *copy_gbps, double *ge
     ZBE_CUDA(cudaMalloc(&c->src, CALIB_COPY_BYTES));
     ZBE_CUDA(cudaMalloc(&c->dst, CALIB_COPY_BYTES));
     ZBE_CUDA(cudaMemsetAsync(c->src, 0x5a, CALIB_COPY_BYTES, c->stream));
-    ZBE_CUDA(cudaMalloc((void **)&c->x, n * sizeof(zb_bf16)));
-    ZBE_CUDA(cudaMalloc((void **)&c->w, n * sizeof(zb_bf16)));
-    ZBE_CUDA(cudaMalloc((void **)&c->y, n * sizeof(zb_bf16)));
+    ZBE_CUDA(cudaMalloc((void **)&c->x, n * sizeof(zbk_half)));
+    ZBE_CUDA(cudaMalloc((void **)&c->w, n * sizeof(zbk_half)));
+    ZBE_CUDA(cudaMalloc((void **)&c->y, n * sizeof(zbk_half)));
     /* uniform values in [-1, 1): the products stay finite and non-trivial */
     zb_synth sx = {0x63616c6962ull, 1, 0.0f, 1.0f}, sw = {0x63616c6962ull, 2, 0.0f, 1.0f};
-    ZBE_CUDA(zbk_synth(c->x, ZB_DTYPE_BF16, sx, ZB_DTYPE_BF16, CALIB_GEMM_N, CALIB_GEMM_N, ZBK_ROWS_AS_IS, c->stream));
-    ZBE_CUDA(zbk_synth(c->w, ZB_DTYPE_BF16, sw, ZB_DTYPE_BF16, CALIB_GEMM_N, CALIB_GEMM_N, ZBK_ROWS_AS_IS, c->stream));
+    ZBE_CUDA(zbk_synth(c->x, ZBK_HALF_DTYPE, sx, ZBK_HALF_DTYPE, CALIB_GEMM_N, CALIB_GEMM_N, ZBK_ROWS_AS_IS, c->stream));
+    ZBE_CUDA(zbk_synth(c->w, ZBK_HALF_DTYPE, sw, ZBK_HALF_DTYPE, CALIB_GEMM_N, CALIB_GEMM_N, ZBK_ROWS_AS_IS, c->stream));
     ZBE_LIB(zb_blas_create(&c->blas, ZBE_BLAS_WORKSPACE, err));
     float copy_ms, gemm_ms;
     ZBE_TRY(time_median(c, 0, &copy_ms, err));
@@ -106,8 +106,9 @@ zb_status zbe_calibrate(int32_t device, double *copy_gbps, double *gemm_tflops, 
     release(&c);
     if (st == ZB_OK)
         snprintf(method, method_len,
-                 "cuda: %zu MiB device-to-device copy (read+write) and a %dx%dx%d bf16 GEMM (cuBLASLt, fp32 "
+                 "cuda: %zu MiB device-to-device copy (read+write) and a %dx%dx%d %s GEMM (cuBLASLt, fp32 "
                  "accumulate, uniform data); CUDA events, median of %d after %d warm-up",
-                 CALIB_COPY_BYTES >> 20, CALIB_GEMM_N, CALIB_GEMM_N, CALIB_GEMM_N, CALIB_REPS, CALIB_WARMUP);
+                 CALIB_COPY_BYTES >> 20, CALIB_GEMM_N, CALIB_GEMM_N, CALIB_GEMM_N, zb_dtype_name(ZBK_HALF_DTYPE),
+                 CALIB_REPS, CALIB_WARMUP);
     return st;
 }

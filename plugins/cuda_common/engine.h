@@ -5,12 +5,12 @@
  * says, through a zbe_variant, how a decode step is issued; everything else
  * (weights, memory plan, forward passes, sessions) lives here.
  *
- * Data layout on the device (bf16 sessions):
- *  - residual stream h: fp32 [batch][T][hidden]; projection inputs bf16;
- *  - matrices bf16 [out][in]; per-channel vectors fp32;
- *  - KV caches bf16 [batch][slots][n_kv][head_dim], one K and one V per
+ * Data layout on the device (16-bit sessions):
+ *  - residual stream h: fp32 [batch][T][hidden]; projection inputs 16-bit;
+ *  - matrices 16-bit [out][in]; per-channel vectors fp32;
+ *  - KV caches 16-bit [batch][slots][n_kv][head_dim], one K and one V per
  *    attention application (Zamba: 13 applications of its one block);
- *  - conv states bf16 [batch][d_inner][d_conv], SSM states fp32
+ *  - conv states 16-bit [batch][d_inner][d_conv], SSM states fp32
  *    [batch][d_inner][d_state], one each per Mamba layer.
  * All sequences of a session always hold the same number of tokens (the ABI
  * appends n tokens to every sequence), so one position counter describes
@@ -47,32 +47,32 @@
  * block), laid out for the fused GEMMs. */
 typedef struct zbe_attn_w {
     const float *attn_norm;    /* [attn_in] */
-    const zb_bf16 *qkv;        /* [q_dim + 2 kv_dim][attn_in]: q rows, then k, then v */
+    const zbk_half *qkv;        /* [q_dim + 2 kv_dim][attn_in]: q rows, then k, then v */
     const float *qkv_b;        /* [q_dim + 2 kv_dim] or NULL */
-    const zb_bf16 *o;          /* [hidden][q_dim] */
+    const zbk_half *o;          /* [hidden][q_dim] */
     const float *o_b;          /* [hidden] or NULL */
     const float *ffn_norm;     /* [hidden] */
-    const zb_bf16 *gate_up;    /* [2 inter][hidden]: gate rows, then up */
+    const zbk_half *gate_up;    /* [2 inter][hidden]: gate rows, then up */
     const float *gate_up_b;    /* [2 inter] or NULL */
-    const zb_bf16 *down;       /* [hidden][inter] */
+    const zbk_half *down;       /* [hidden][inter] */
     const float *down_b;       /* [hidden] or NULL */
 } zbe_attn_w;
 
 /* A Zamba Mamba block (and, for hybrid layers, the layer's linear). */
 typedef struct zbe_mamba_w {
     const float *norm;         /* [hidden] */
-    const zb_bf16 *in_proj;    /* [2 d_inner][hidden], de-interleaved: x rows, then z */
+    const zbk_half *in_proj;    /* [2 d_inner][hidden], de-interleaved: x rows, then z */
     const float *in_proj_b;    /* [2 d_inner] de-interleaved, or NULL */
     const float *conv_w;       /* [d_inner][d_conv] */
     const float *conv_b;       /* [d_inner] or NULL */
-    const zb_bf16 *x_proj;     /* [nh][dt_rank + 2 d_state][head_dim] */
-    const zb_bf16 *dt_proj;    /* [nh][head_dim][dt_rank] */
+    const zbk_half *x_proj;     /* [nh][dt_rank + 2 d_state][head_dim] */
+    const zbk_half *dt_proj;    /* [nh][head_dim][dt_rank] */
     const float *dt_bias;      /* [d_inner] */
     const float *A_log;        /* [d_inner][d_state] */
     const float *D;            /* [d_inner] */
-    const zb_bf16 *out_proj;   /* [hidden][d_inner] */
+    const zbk_half *out_proj;   /* [hidden][d_inner] */
     const float *out_proj_b;   /* [hidden] or NULL */
-    const zb_bf16 *linear;     /* hybrid layers: [hidden][hidden] */
+    const zbk_half *linear;     /* hybrid layers: [hidden][hidden] */
 } zbe_mamba_w;
 
 typedef struct zbe_layer {
@@ -86,8 +86,8 @@ typedef struct zbe_layer {
 typedef struct zbe_weights {
     void *mem;              /* one device allocation holding everything below */
     size_t bytes;
-    const zb_bf16 *embed;   /* [vocab][hidden] */
-    const zb_bf16 *lm_head; /* == embed when tied */
+    const zbk_half *embed;   /* [vocab][hidden] */
+    const zbk_half *lm_head; /* == embed when tied */
     const float *final_norm;
     zbe_attn_w shared;      /* Zamba's shared block, stored once */
     zbe_layer *layers;      /* host array [n_layers] of device pointers */
@@ -157,11 +157,11 @@ size_t zbe_mul_sat(size_t a, size_t b);
 typedef struct zbe_buffers {
     int32_t *tok;      /* [rows] prefill token ids of the current chunk */
     float *h;          /* [rows][hidden] residual stream */
-    zb_bf16 *emb;      /* [rows][hidden] Zamba's original embeddings */
-    zb_bf16 *xn;       /* [rows][max(attn_in, hidden)] normalised input */
+    zbk_half *emb;      /* [rows][hidden] Zamba's original embeddings */
+    zbk_half *xn;       /* [rows][max(attn_in, hidden)] normalised input */
     float *t;          /* [rows][hidden] Zamba: o-proj out, then linear out */
     float *last;       /* [batch][hidden] last position of each sequence */
-    zb_bf16 *lastn;    /* [batch][hidden] its final norm */
+    zbk_half *lastn;    /* [batch][hidden] its final norm */
     float *logits;     /* [batch][vocab] */
     int32_t *tokens;   /* [batch] decode input AND the last argmax (feedback) */
     int32_t *pos;      /* [1] the position of the next token (== zb_session.pos
@@ -170,13 +170,13 @@ typedef struct zbe_buffers {
     float *inv_freq;   /* [head_dim / 2] RoPE table, or NULL */
     void *attn_scratch;
     void *step_scratch;
-    zb_bf16 *qkv, *q, *att;
-    zb_bf16 *stage_k, *stage_v; /* [batch][stage_slots][kv_dim], or NULL */
-    zb_bf16 *gu, *act, *blk;
-    zb_bf16 *xz, *u, *dtr, *y;
+    zbk_half *qkv, *q, *att;
+    zbk_half *stage_k, *stage_v; /* [batch][stage_slots][kv_dim], or NULL */
+    zbk_half *gu, *act, *blk;
+    zbk_half *xz, *u, *dtr, *y;
     float *params, *dt;
-    zb_bf16 *k, *v;    /* [n_attn][batch][slots][kv_dim] */
-    zb_bf16 *conv;     /* [n_mamba][batch][d_inner][d_conv] */
+    zbk_half *k, *v;    /* [n_attn][batch][slots][kv_dim] */
+    zbk_half *conv;     /* [n_mamba][batch][d_inner][d_conv] */
     float *ssm;        /* [n_mamba][batch][d_inner][d_state] */
 } zbe_buffers;
 
@@ -231,7 +231,7 @@ zb_status zbe_graph_stats(zb_session *s, zb_graph_stats *out, zb_error *err);
 #define ZBE_PLUGIN_API(name_, description_, create_, get_extension_)                                         \
     {                                                                                                         \
         .abi_version = ZB_ABI_VERSION, .name = (name_), .description = (description_),                        \
-        .dtypes = ZB_DTYPE_BIT(ZB_DTYPE_BF16), .max_batch = ZBE_MAX_BATCH,                                    \
+        .dtypes = ZB_DTYPE_BIT(ZBK_HALF_DTYPE), .max_batch = ZBE_MAX_BATCH,                                    \
         .caps = ZB_CAP_GPU | ZB_CAP_DEVICE_TIMING | ZB_CAP_TOKEN_FEEDBACK, .device_info = zbe_device_info,     \
         .create = (create_), .prefill = zbe_prefill, .decode = zbe_decode, .reset = zbe_reset,                \
         .memory = zbe_memory, .destroy = zbe_destroy, .get_extension = (get_extension_),                      \
@@ -247,7 +247,7 @@ zb_status zbe_reset(zb_session *s, zb_error *err);
 zb_status zbe_memory(zb_session *s, zb_memory_report *out, zb_error *err);
 zb_status zbe_resize(zb_session *s, int32_t batch, int32_t capacity, zb_error *err);
 void zbe_destroy(zb_session *s);
-/* zb.calibrate.v1: copy bandwidth and bf16 GEMM rate of `device`. */
+/* zb.calibrate.v1: copy bandwidth and 16-bit GEMM rate of `device`. */
 zb_status zbe_calibrate(int32_t device, double *copy_gbps, double *gemm_tflops, char *method, size_t method_len,
                         zb_error *err);
 /* get_extension: "zb.resize.v1" (zbe_resize), "zb.calibrate.v1"
@@ -264,13 +264,13 @@ zb_status zbe_runtime_clear(zb_session *s, zb_error *err);
 /* ---------------------------------------------------------------- forward */
 
 /* y (=, or += when accumulate) x W^T (+ bias) over `rows` contiguous rows. */
-zb_status zbe_linear(zb_session *s, const zb_bf16 *x, int rows, int in, const zb_bf16 *w, int out, void *y,
+zb_status zbe_linear(zb_session *s, const zbk_half *x, int rows, int in, const zbk_half *w, int out, void *y,
                      zb_dtype y_dtype, const float *bias, int accumulate, zb_error *err);
 /* Attention sub-block on xn: qkv, RoPE + cache store, attention, o proj
  * into `out` (f32; accumulated when `accumulate`). */
 zb_status zbe_attention(zb_session *s, const zbe_attn_w *w, int app, int T, int pos0, float *out, int accumulate,
                         zb_error *err);
-/* Gated MLP on xn [rows][hidden] into out (bf16 or f32, accumulated when
+/* Gated MLP on xn [rows][hidden] into out (16-bit or f32, accumulated when
  * `accumulate`). */
 zb_status zbe_mlp(zb_session *s, const zbe_attn_w *w, int T, void *out, zb_dtype out_dtype, int accumulate,
                   zb_error *err);

@@ -48,8 +48,8 @@ static zb_status final_logits(zb_session *s, int T, zb_error *err)
 static zb_status embed(zb_session *s, const int32_t *tokens, int T, zb_error *err)
 {
     const zbe_buffers *b = &s->buf;
-    /* Zamba keeps the original embeddings (bf16) for its shared block */
-    zb_bf16 *emb = s->desc.layout == ZB_LAYOUT_ZAMBA ? b->emb : NULL;
+    /* Zamba keeps the original embeddings (16-bit) for its shared block */
+    zbk_half *emb = s->desc.layout == ZB_LAYOUT_ZAMBA ? b->emb : NULL;
     ZBE_CUDA(zbk_embed(tokens, s->plan.batch * T, s->w.embed, s->desc.hidden_size, b->h, emb, s->stream));
     return ZB_OK;
 }

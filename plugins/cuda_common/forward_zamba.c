@@ -5,7 +5,7 @@
  * Hybrid layer: first the shared attention+MLP block on
  *   concat(h, original embeddings); it has NO residual of its own:
  *     a = o(attention(rmsnorm2H(concat(h, emb))))        (fp32, t)
- *     m = down(act(gate(x)) * up(x)),  x = rmsnorm(a)    (bf16, blk)
+ *     m = down(act(gate(x)) * up(x)),  x = rmsnorm(a)    (16-bit, blk)
  *     t = linear(m)                                      (fp32)
  *   then the layer's Mamba block reads rmsnorm(h + t) while its residual
  *   is still the plain h:  h += out_proj(mixer(in_proj(rmsnorm(h + t)))).
@@ -34,12 +34,12 @@ static zb_status shared_mlp(zb_session *s, const zbe_layer *L, int T, zb_error *
     const zbe_buffers *b = &s->buf;
     const int rows = s->plan.batch * T, H = d->hidden_size;
     ZBE_CUDA(zbk_rmsnorm(b->t, NULL, s->w.shared.ffn_norm, rows, H, d->norm_eps, b->xn, s->stream));
-    ZBE_TRY(zbe_mlp(s, &s->w.shared, T, b->blk, ZB_DTYPE_BF16, 0, err));
+    ZBE_TRY(zbe_mlp(s, &s->w.shared, T, b->blk, ZBK_HALF_DTYPE, 0, err));
     return zbe_linear(s, b->blk, rows, H, L->mamba.linear, H, b->t, ZB_DTYPE_F32, NULL, 0, err);
 }
 
 /* x_proj and dt_proj of every head as batched GEMMs, then the scan. */
-static zb_status mixer_prefill(zb_session *s, const zbe_mamba_w *m, zb_bf16 *conv, float *ssm, int T,
+static zb_status mixer_prefill(zb_session *s, const zbe_mamba_w *m, zbk_half *conv, float *ssm, int T,
                                zb_error *err)
 {
     const zb_model_desc *d = &s->desc;
@@ -69,14 +69,14 @@ static zb_status mixer_prefill(zb_session *s, const zbe_mamba_w *m, zb_bf16 *con
     a.batch = nh;
     ZBE_LIB(zb_linear(s->blas, &a, s->stream, err));
 
-    /* dt_proj needs a bf16 input: the dt_rank rows of x_proj again, into a
-     * bf16 buffer padded to dt_pad columns per head (aligned slices) rather
+    /* dt_proj needs a 16-bit input: the dt_rank rows of x_proj again, into a
+     * 16-bit buffer padded to dt_pad columns per head (aligned slices) rather
      * than a strided conversion of params. The values equal params' dt_raw
-     * rounded to bf16, as a bf16 model computes them. */
+     * rounded to 16-bit, as a 16-bit model computes them. */
     a.y = b->dtr;
     a.ldy = (int64_t)nh * p->dt_pad;
     a.stride_y = p->dt_pad;
-    a.y_dtype = ZB_DTYPE_BF16;
+    a.y_dtype = ZBK_HALF_DTYPE;
     a.out = R;
     ZBE_LIB(zb_linear(s->blas, &a, s->stream, err));
 
@@ -119,7 +119,7 @@ static zb_status mixer_prefill(zb_session *s, const zbe_mamba_w *m, zb_bf16 *con
     return ZB_OK;
 }
 
-static zb_status mixer_step(zb_session *s, const zbe_mamba_w *m, zb_bf16 *conv, float *ssm, zb_error *err)
+static zb_status mixer_step(zb_session *s, const zbe_mamba_w *m, zbk_half *conv, float *ssm, zb_error *err)
 {
     const zb_model_desc *d = &s->desc;
     zbk_mamba_step_args a = {0};
@@ -157,10 +157,10 @@ static zb_status mamba_block(zb_session *s, const zbe_layer *L, int T, zb_error 
     const float *add = L->kind == ZB_LAYER_HYBRID ? b->t : NULL;
     ZBE_CUDA(zbk_rmsnorm(b->h, add, m->norm, rows, H, d->norm_eps, b->xn, s->stream));
     /* xz [rows][2 d_inner]: x then z, thanks to the de-interleaved rows */
-    ZBE_TRY(zbe_linear(s, b->xn, rows, H, m->in_proj, 2 * Di, b->xz, ZB_DTYPE_BF16, m->in_proj_b, 0, err));
+    ZBE_TRY(zbe_linear(s, b->xn, rows, H, m->in_proj, 2 * Di, b->xz, ZBK_HALF_DTYPE, m->in_proj_b, 0, err));
 
     const size_t seq = (size_t)L->mamba_index * p->batch * Di;
-    zb_bf16 *conv = b->conv + seq * d->d_conv;
+    zbk_half *conv = b->conv + seq * d->d_conv;
     float *ssm = b->ssm + seq * d->d_state;
     if (T == 1) ZBE_TRY(mixer_step(s, m, conv, ssm, err));
     else ZBE_TRY(mixer_prefill(s, m, conv, ssm, T, err));

@@ -4,7 +4,7 @@
  * Nothing here allocates, so create can refuse with ZB_ERR_OOM (naming the
  * bytes) before touching the device, and resize can check a new shape.
  *
- * Formulas (bf16 = 2 bytes, f32 = 4; R = batch * chunk rows):
+ * Formulas (16-bit = 2 bytes, f32 = 4; R = batch * chunk rows):
  *   kv     = 2 (K and V) * n_attn * batch * slots * n_kv * head_dim * 2
  *   conv   = n_mamba * batch * d_inner * d_conv * 2
  *   ssm    = n_mamba * batch * d_inner * d_state * 4

@@ -81,11 +81,11 @@ static void carve_buffers(zb_session *s)
     memset(b, 0, sizeof *b);
     b->tok = (int32_t *)(a + p->off_tok);
     b->h = (float *)(a + p->off_h);
-    b->emb = zamba ? (zb_bf16 *)(a + p->off_emb) : NULL;
-    b->xn = (zb_bf16 *)(a + p->off_xn);
+    b->emb = zamba ? (zbk_half *)(a + p->off_emb) : NULL;
+    b->xn = (zbk_half *)(a + p->off_xn);
     b->t = zamba ? (float *)(a + p->off_t) : NULL;
     b->last = (float *)(a + p->off_last);
-    b->lastn = (zb_bf16 *)(a + p->off_lastn);
+    b->lastn = (zbk_half *)(a + p->off_lastn);
     b->logits = (float *)(a + p->off_logits);
     b->tokens = (int32_t *)(a + p->off_tokens);
     b->pos = (int32_t *)(a + p->off_pos);
@@ -93,26 +93,26 @@ static void carve_buffers(zb_session *s)
     b->inv_freq = s->desc.rope ? (float *)(a + p->off_inv_freq) : NULL;
     b->attn_scratch = p->attn_scratch_bytes ? a + p->off_attn_scratch : NULL;
     b->step_scratch = p->step_scratch_bytes ? a + p->off_step_scratch : NULL;
-    b->qkv = (zb_bf16 *)(a + p->off_qkv);
-    b->q = (zb_bf16 *)(a + p->off_q);
-    b->att = (zb_bf16 *)(a + p->off_att);
-    b->stage_k = p->stage_slots ? (zb_bf16 *)(a + p->off_stage_k) : NULL;
-    b->stage_v = p->stage_slots ? (zb_bf16 *)(a + p->off_stage_v) : NULL;
-    b->gu = (zb_bf16 *)(a + p->off_gu);
-    b->act = (zb_bf16 *)(a + p->off_act);
+    b->qkv = (zbk_half *)(a + p->off_qkv);
+    b->q = (zbk_half *)(a + p->off_q);
+    b->att = (zbk_half *)(a + p->off_att);
+    b->stage_k = p->stage_slots ? (zbk_half *)(a + p->off_stage_k) : NULL;
+    b->stage_v = p->stage_slots ? (zbk_half *)(a + p->off_stage_v) : NULL;
+    b->gu = (zbk_half *)(a + p->off_gu);
+    b->act = (zbk_half *)(a + p->off_act);
     if (zamba) {
-        b->blk = (zb_bf16 *)(a + p->off_blk);
-        b->xz = (zb_bf16 *)(a + p->off_xz);
-        b->u = (zb_bf16 *)(a + p->off_u);
+        b->blk = (zbk_half *)(a + p->off_blk);
+        b->xz = (zbk_half *)(a + p->off_xz);
+        b->u = (zbk_half *)(a + p->off_u);
         b->params = (float *)(a + p->off_params);
-        b->dtr = (zb_bf16 *)(a + p->off_dtr);
+        b->dtr = (zbk_half *)(a + p->off_dtr);
         b->dt = (float *)(a + p->off_dt);
-        b->y = (zb_bf16 *)(a + p->off_y);
-        b->conv = (zb_bf16 *)(st + p->off_conv);
+        b->y = (zbk_half *)(a + p->off_y);
+        b->conv = (zbk_half *)(st + p->off_conv);
         b->ssm = (float *)(st + p->off_ssm);
     }
-    b->k = (zb_bf16 *)(st + p->off_k);
-    b->v = (zb_bf16 *)(st + p->off_v);
+    b->k = (zbk_half *)(st + p->off_k);
+    b->v = (zbk_half *)(st + p->off_v);
 }
 
 /* Small constant tables: the RoPE frequencies and the ones vector. */
@@ -250,9 +250,9 @@ zb_status zbe_create(const zb_model_desc *desc, const zb_weights *weights, const
     *out = NULL;
     if (!desc || !weights || !opts || !variant || !variant->issue_decode || !variant->issue_prefill)
         return zbe_fail(err, ZB_ERR_INVALID, "create needs a description, weights, options and a decode variant");
-    if (opts->dtype != ZB_DTYPE_BF16)
-        return zbe_fail(err, ZB_ERR_UNSUPPORTED, "%s computes in bf16 only (asked for %s)", variant->name,
-                        zb_dtype_name(opts->dtype));
+    if (opts->dtype != ZBK_HALF_DTYPE)
+        return zbe_fail(err, ZB_ERR_UNSUPPORTED, "%s computes in %s only (asked for %s; the other 16-bit format is a build option, docs/PERF.md)",
+                        variant->name, zb_dtype_name(ZBK_HALF_DTYPE), zb_dtype_name(opts->dtype));
     if (opts->batch < 1 || opts->batch > ZBE_MAX_BATCH)
         return zbe_fail(err, ZB_ERR_INVALID, "batch %d is outside 1..%d", opts->batch, ZBE_MAX_BATCH);
     if (opts->capacity < 1) return zbe_fail(err, ZB_ERR_INVALID, "capacity %d must be at least 1", opts->capacity);

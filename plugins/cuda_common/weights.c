@@ -5,7 +5,7 @@
  * first to size (and validate) without touching the device, so the memory
  * plan can refuse before allocating; then to upload into one allocation.
  *
- * Layout choices (see engine.h): matrices bf16 [out][in]; Mamba in_proj
+ * Layout choices (see engine.h): matrices zbk_half [out][in]; Mamba in_proj
  * de-interleaved so x and z are contiguous halves; q, k, v in one matrix and
  * gate, up in another so each is one GEMM; per-channel vectors fp32; Zamba's
  * shared block once; a tied lm_head is the embedding itself.
@@ -42,6 +42,7 @@ typedef struct loader {
     cudaEvent_t done[2];  /* the copy out of pinned[i] has finished */
     int turn;
     int resid_bias;
+    unsigned long long *overflow; /* device: checkpoint values past ZBK_HALF_DTYPE's range */
     zb_error *err;
     zb_status st;         /* first failure; later steps are skipped */
 } loader;
@@ -113,7 +114,7 @@ static zb_status upload(loader *L, void *dst, zb_dtype dst_dtype, const zb_tenso
         /* a row chunk of an interleaved source maps to two destination
          * ranges, so the whole tensor goes through staging at once */
         ZBE_TRY(h2d(L, L->staging, src, total));
-        ZBE_CUDA(zbk_convert(dst, dst_dtype, L->staging, t->dtype, rows, cols, order, L->stream));
+        ZBE_CUDA(zbk_convert(dst, dst_dtype, L->staging, t->dtype, rows, cols, order, L->overflow, L->stream));
         return ZB_OK;
     }
     const int64_t per = (int64_t)(L->staging_bytes / row_bytes);
@@ -123,7 +124,7 @@ static zb_status upload(loader *L, void *dst, zb_dtype dst_dtype, const zb_tenso
         /* same stream: this copy waits for the previous chunk's convert */
         ZBE_TRY(h2d(L, L->staging, src + (size_t)r0 * row_bytes, (size_t)n * row_bytes));
         ZBE_CUDA(zbk_convert((char *)dst + (size_t)r0 * dst_row, dst_dtype, L->staging, t->dtype, n, cols,
-                             ZBK_ROWS_AS_IS, L->stream));
+                             ZBK_ROWS_AS_IS, L->overflow, L->stream));
     }
     return ZB_OK;
 }
@@ -144,13 +145,13 @@ static void put(loader *L, void *dst, zb_dtype dst_dtype, const zb_tensor *t, in
     L->st = upload(L, dst, dst_dtype, t, rows, cols, order);
 }
 
-static const zb_bf16 *matrix(loader *L, int32_t layer, zb_role role, int64_t rows, int64_t cols, zbk_row_order order)
+static const zbk_half *matrix(loader *L, int32_t layer, zb_role role, int64_t rows, int64_t cols, zbk_row_order order)
 {
     const zb_tensor *t = find(L, layer, role, rows * cols, 1);
     if (!t) return NULL;
     void *dst = reserve(L, (size_t)(rows * cols) * 2);
-    put(L, dst, ZB_DTYPE_BF16, t, rows, cols, order);
-    return (const zb_bf16 *)dst;
+    put(L, dst, ZBK_HALF_DTYPE, t, rows, cols, order);
+    return (const zbk_half *)dst;
 }
 
 /* A per-channel tensor as fp32, [rows][cols]; NULL when absent. */
@@ -164,8 +165,8 @@ static const float *vector(loader *L, int32_t layer, zb_role role, int64_t rows,
     return (const float *)dst;
 }
 
-/* Several [rows_i][cols] matrices stacked into one bf16 matrix. */
-static const zb_bf16 *stacked(loader *L, int32_t layer, const zb_role *roles, const int64_t *rows, int n, int64_t cols)
+/* Several [rows_i][cols] matrices stacked into one zbk_half matrix. */
+static const zbk_half *stacked(loader *L, int32_t layer, const zb_role *roles, const int64_t *rows, int n, int64_t cols)
 {
     const zb_tensor *t[3];
     int64_t total = 0;
@@ -177,10 +178,10 @@ static const zb_bf16 *stacked(loader *L, int32_t layer, const zb_role *roles, co
     char *dst = reserve(L, (size_t)(total * cols) * 2);
     int64_t r0 = 0;
     for (int i = 0; i < n; i++) {
-        put(L, dst ? dst + (size_t)(r0 * cols) * 2 : NULL, ZB_DTYPE_BF16, t[i], rows[i], cols, ZBK_ROWS_AS_IS);
+        put(L, dst ? dst + (size_t)(r0 * cols) * 2 : NULL, ZBK_HALF_DTYPE, t[i], rows[i], cols, ZBK_ROWS_AS_IS);
         r0 += rows[i];
     }
-    return (const zb_bf16 *)dst;
+    return (const zbk_half *)dst;
 }
 
 /* The matching stacked bias: present when any part is; absent parts are 0. */
@@ -332,6 +333,8 @@ static zb_status upload_all(loader *L, zbe_weights *w, size_t weights_bytes, siz
             ZBE_CUDA(cudaHostAlloc(&L->pinned[i], PINNED_BYTES, cudaHostAllocDefault));
             ZBE_CUDA(cudaEventCreateWithFlags(&L->done[i], cudaEventDisableTiming));
         }
+        ZBE_CUDA(cudaMalloc((void **)&L->overflow, sizeof *L->overflow));
+        ZBE_CUDA(cudaMemsetAsync(L->overflow, 0, sizeof *L->overflow, L->stream));
     }
     note_peak(peak_used);
     L->base = (char *)w->mem;
@@ -343,6 +346,17 @@ static zb_status upload_all(loader *L, zbe_weights *w, size_t weights_bytes, siz
                         align_up(L->used), weights_bytes);
     /* the staging and pinned buffers are freed by the caller right after */
     ZBE_CUDA(cudaStreamSynchronize(L->stream));
+    if (L->overflow) {
+        /* a weight that does not fit the storage format would turn into inf
+         * and every logit into NaN: refuse the checkpoint instead */
+        unsigned long long n = 0;
+        ZBE_CUDA(cudaMemcpy(&n, L->overflow, sizeof n, cudaMemcpyDeviceToHost));
+        if (n)
+            return zbe_fail(err, ZB_ERR_INVALID,
+                            "%llu checkpoint weight value(s) lie beyond the range of %s, this build's storage format "
+                            "(|x| > 65504 for f16); build with `make ZB_HALF=bf16` for such a checkpoint",
+                            n, zb_dtype_name(ZBK_HALF_DTYPE));
+    }
     return ZB_OK;
 }
 
@@ -367,6 +381,7 @@ zb_status zbe_weights_upload(const zb_model_desc *d, const zb_weights *src, zbe_
         if (L.done[i]) cudaEventDestroy(L.done[i]);
     }
     if (L.staging) cudaFree(L.staging);
+    if (L.overflow) cudaFree(L.overflow);
     return st; /* on failure the caller frees w (zbe_weights_free) */
 }
 

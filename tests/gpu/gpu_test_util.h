@@ -21,7 +21,9 @@
 #include <cstring>
 #include <vector>
 
+#include "zb_kernels.h"
 #include "zbench_plugin.h"
+#include "zbk_common.cuh"
 
 /* Measured on the H100 of the GPU machine (see docs/PERF.md). */
 #define ZB_CEIL_COPY_GBPS 2990.0
@@ -88,23 +90,24 @@ struct Rng {
     }
 };
 
-/* Host-side bf16 helpers built on the ABI's conversions. */
-static inline std::vector<uint16_t> to_bf16(const std::vector<float> &v)
+/* Host-side helpers for the engine's 16-bit format (zbk_half: fp16, or bf16
+ * when built with ZB_HALF=bf16), through the kernels' own conversions. */
+static inline std::vector<uint16_t> to_half(const std::vector<float> &v)
 {
     std::vector<uint16_t> out(v.size());
-    for (size_t i = 0; i < v.size(); i++) out[i] = zb_f32_to_bf16(v[i]);
+    for (size_t i = 0; i < v.size(); i++) out[i] = zbk_f2h(v[i]);
     return out;
 }
-static inline std::vector<float> from_bf16(const std::vector<uint16_t> &v)
+static inline std::vector<float> from_half(const std::vector<uint16_t> &v)
 {
     std::vector<float> out(v.size());
-    for (size_t i = 0; i < v.size(); i++) out[i] = zb_bf16_to_f32(v[i]);
+    for (size_t i = 0; i < v.size(); i++) out[i] = zbk_h2f(v[i]);
     return out;
 }
-/* Rounds in place to bf16, so the CPU reference sees the device's inputs. */
-static inline void round_bf16(std::vector<float> &v)
+/* Rounds in place to zbk_half, so the CPU reference sees the device's inputs. */
+static inline void round_half(std::vector<float> &v)
 {
-    for (auto &x : v) x = zb_bf16_to_f32(zb_f32_to_bf16(x));
+    for (auto &x : v) x = zbk_h2f(zbk_f2h(x));
 }
 
 template <typename T> struct DevBuf {
@@ -122,7 +125,7 @@ template <typename T> struct DevBuf {
         CUDA_CHECK(cudaMemcpy(host.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
         return host;
     }
-    /* Fills every byte with 0xff: bf16 and f32 NaNs, so unwritten outputs fail. */
+    /* Fills every byte with 0xff: f16, bf16 and f32 NaNs, so unwritten outputs fail. */
     void poison() { CUDA_CHECK(cudaMemset(p, 0xff, n * sizeof(T))); }
 };
 

@@ -105,7 +105,7 @@ void run_case(const Case &c, uint64_t seed, int variant = -1)
 
     std::vector<float> qkv((size_t)B * T * width);
     rng.fill(qkv, -1.5f, 1.5f);
-    round_bf16(qkv);
+    round_half(qkv);
     /* keys and values by position: before pos0 drawn as already stored, the
      * chunk's from qkv (k rotated on the host) */
     std::vector<float> K((size_t)B * npos * nkv * hd), V(K.size()), qr((size_t)B * T * nh * hd);
@@ -132,9 +132,9 @@ void run_case(const Case &c, uint64_t seed, int variant = -1)
                           &V[(((size_t)b * npos + p) * nkv + h) * hd]);
             }
         }
-    round_bf16(K);
-    round_bf16(V);
-    round_bf16(qr);
+    round_half(K);
+    round_half(V);
+    round_half(qr);
 
     /* cache images: NaN bits in never-written slots; positions before pos0
      * that an earlier call left in the ring */
@@ -143,14 +143,14 @@ void run_case(const Case &c, uint64_t seed, int variant = -1)
     auto put = [&](std::vector<uint16_t> &img, const std::vector<float> &src, int b, int j) {
         for (int e = 0; e < nkv * hd; e++)
             img[((size_t)b * c.slots + j % c.slots) * nkv * hd + e] =
-                zb_f32_to_bf16(src[((size_t)b * npos + j) * nkv * hd + e]);
+                zbk_f2h(src[((size_t)b * npos + j) * nkv * hd + e]);
     };
     for (int b = 0; b < B; b++)
         for (int j = std::max(0, c.pos0 - c.slots); j < c.pos0; j++) {
             put(kimg, K, b, j);
             put(vimg, V, b, j);
         }
-    DevBuf<uint16_t> d_qkv(to_bf16(qkv)), d_q((size_t)B * T * nh * hd), d_out((size_t)B * T * nh * hd);
+    DevBuf<uint16_t> d_qkv(to_half(qkv)), d_q((size_t)B * T * nh * hd), d_out((size_t)B * T * nh * hd);
     DevBuf<uint16_t> d_k(kimg), d_v(vimg);
     std::vector<float> inv(hd / 2);
     for (int i = 0; i < hd / 2; i++) inv[i] = zb_rope_inv_freq(kTheta, i, hd, ZB_DTYPE_BF16);
@@ -170,7 +170,7 @@ void run_case(const Case &c, uint64_t seed, int variant = -1)
 
     /* q_out and every cache slot */
     {
-        const std::vector<float> qo = from_bf16(d_q.download());
+        const std::vector<float> qo = from_half(d_q.download());
         const double eq = rel_err(qo.data(), qr.data(), qr.size());
         TEST_CHECK(eq < 2e-3, "%s: q_out rel err %g", c.name, eq);
         for (int b = 0; b < B; b++)
@@ -187,9 +187,9 @@ void run_case(const Case &c, uint64_t seed, int variant = -1)
                     TEST_CHECK(a == 0xffff, "%s: cache element %zu written outside the chunk's slots", c.name, i);
                     continue;
                 }
-                const double d = (double)zb_bf16_to_f32(a) - zb_bf16_to_f32(e);
+                const double d = (double)zbk_h2f(a) - zbk_h2f(e);
                 num += d * d;
-                den += (double)zb_bf16_to_f32(e) * zb_bf16_to_f32(e);
+                den += (double)zbk_h2f(e) * zbk_h2f(e);
             }
         }
         const double ek = std::sqrt(num / den);
@@ -229,7 +229,7 @@ void run_case(const Case &c, uint64_t seed, int variant = -1)
 
     std::vector<float> ref;
     ref_attention(c, scale, qr, K, V, ref);
-    const std::vector<float> got = from_bf16(d_out.download());
+    const std::vector<float> got = from_half(d_out.download());
     const double err = rel_err(got.data(), ref.data(), ref.size());
     printf("ok   %-28s B=%d T=%-5d pos0=%-5d nh=%-2d nkv=%-2d hd=%-3d W=%-4d slots=%-5d variant=%-2d rel_err=%.2e\n",
            c.name, B, T, c.pos0, nh, nkv, hd, c.W, c.slots, variant, err);
@@ -302,7 +302,7 @@ __global__ void fill_random(uint16_t *p, size_t n, uint64_t seed)
         x *= 0xbf58476d1ce4e5b9ull;
         x ^= x >> 29;
         const float u = (float)(x >> 40) * (1.0f / 16777216.0f) * 3.0f - 1.5f;
-        p[i] = zb_f32_to_bf16(u);
+        p[i] = zbk_f2h(u);
     }
 }
 

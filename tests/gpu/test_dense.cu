@@ -75,7 +75,7 @@ static void put_expected(std::vector<uint8_t> &out, int64_t i, zb_dtype dst, flo
         uint32_t u = f32_bits(v);
         memcpy(&out[i * 4], &u, 4);
     } else {
-        uint16_t u = zb_f32_to_bf16(v);
+        uint16_t u = zbk_f2h(v);
         memcpy(&out[i * 2], &u, 2);
     }
 }
@@ -103,7 +103,7 @@ static void test_synth()
     } shapes[] = {{6, 38, ZBK_ROWS_AS_IS},       {172, 64, ZBK_ROWS_DEINTERLEAVE}, {2, 6, ZBK_ROWS_DEINTERLEAVE},
                   {64, 172, ZBK_ROWS_AS_IS},     {14, 3712, ZBK_ROWS_DEINTERLEAVE}, {1, 1, ZBK_ROWS_AS_IS},
                   {38, 172, ZBK_ROWS_DEINTERLEAVE}};
-    const zb_dtype srcs[] = {ZB_DTYPE_F32, ZB_DTYPE_F16, ZB_DTYPE_BF16}, dsts[] = {ZB_DTYPE_F32, ZB_DTYPE_BF16};
+    const zb_dtype srcs[] = {ZB_DTYPE_F32, ZB_DTYPE_F16, ZB_DTYPE_BF16}, dsts[] = {ZB_DTYPE_F32, ZBK_HALF_DTYPE};
     /* (offset, scale): ordinary weights, a norm-like offset, f16 overflow
      * (|v| up to 7e4 > 65504) and f16 subnormals (|v| < 2^-14). */
     const float params[][2] = {{0.0f, 0.02f}, {1.0f, 0.1f}, {-3.0f, 70000.0f}, {0.0f, 1e-6f}};
@@ -142,13 +142,13 @@ static void test_synth()
     if (!g_small) {
         const int64_t rows = 32770, cols = 65536, n = rows * cols;
         zb_synth s = {next_seed(), zb_synth_key(3, ZB_W_IN_PROJ), 0.0f, 0.05f};
-        zb_bf16 *d = nullptr;
+        zbk_half *d = nullptr;
         if (cudaMalloc(&d, n * 2) != cudaSuccess) {
             (void)cudaGetLastError();
             printf("note: skipped the 2^31-element zbk_synth check (no 4.3 GB free)\n");
         } else {
             CUDA_CHECK(cudaMemset(d, 0xff, n * 2));
-            CUDA_CHECK(zbk_synth(d, ZB_DTYPE_BF16, s, ZB_DTYPE_BF16, rows, cols, ZBK_ROWS_DEINTERLEAVE, 0));
+            CUDA_CHECK(zbk_synth(d, ZBK_HALF_DTYPE, s, ZB_DTYPE_BF16, rows, cols, ZBK_ROWS_DEINTERLEAVE, 0));
             CUDA_CHECK(cudaDeviceSynchronize());
             const int64_t check_rows[] = {0, 1, rows / 2 - 1, rows / 2, rows - 2, rows - 1};
             int bad = 0;
@@ -157,7 +157,7 @@ static void test_synth()
                 CUDA_CHECK(cudaMemcpy(got.data(), d + r * cols, cols * 2, cudaMemcpyDeviceToHost));
                 for (int64_t c = 0; c < cols; c++) {
                     float v = zb_synth_value(&s, (uint64_t)(src_row(r, rows, ZBK_ROWS_DEINTERLEAVE) * cols + c));
-                    if (got[c] != zb_f32_to_bf16(v)) bad++;
+                    if (got[c] != zbk_f2h(zb_round_to_dtype(v, ZB_DTYPE_BF16))) bad++;
                 }
             }
             EXPECT(bad == 0, "zbk_synth 32770x65536 (2^31+ elements): %d mismatches", bad);
@@ -175,8 +175,9 @@ static void test_convert()
         zbk_row_order order;
     } shapes[] = {{6, 38, ZBK_ROWS_AS_IS}, {172, 64, ZBK_ROWS_DEINTERLEAVE}, {2, 6, ZBK_ROWS_DEINTERLEAVE},
                   {64, 172, ZBK_ROWS_AS_IS}, {14, 3712, ZBK_ROWS_DEINTERLEAVE}, {1, 5, ZBK_ROWS_AS_IS}};
-    const zb_dtype srcs[] = {ZB_DTYPE_F32, ZB_DTYPE_F16, ZB_DTYPE_BF16}, dsts[] = {ZB_DTYPE_F32, ZB_DTYPE_BF16};
+    const zb_dtype srcs[] = {ZB_DTYPE_F32, ZB_DTYPE_F16, ZB_DTYPE_BF16}, dsts[] = {ZB_DTYPE_F32, ZBK_HALF_DTYPE};
     int cases = 0;
+    unsigned long long overflows = 0;
     for (const Shape &sh : shapes)
         for (zb_dtype src : srcs)
             for (zb_dtype dst : dsts) {
@@ -211,18 +212,31 @@ static void test_convert()
                     for (int64_t c = 0; c < sh.cols; c++)
                         put_expected(want, r * sh.cols + c, dst, dec[src_row(r, sh.rows, sh.order) * sh.cols + c]);
 
+                /* finite values that the destination cannot hold (1e5 in f16) */
+                unsigned long long want_over = 0;
+                if (dst != ZB_DTYPE_F32)
+                    for (float v : dec) want_over += std::isfinite(v) && !std::isfinite(zbk_h2f(zbk_f2h(v)));
+
                 DevBuf<uint8_t> s(host), d(want.size());
+                DevBuf<unsigned long long> over(std::vector<unsigned long long>{0});
                 d.poison();
-                CUDA_CHECK(zbk_convert(d.p, dst, s.p, src, sh.rows, sh.cols, sh.order, 0));
+                CUDA_CHECK(zbk_convert(d.p, dst, s.p, src, sh.rows, sh.cols, sh.order, over.p, 0));
                 CUDA_CHECK(cudaDeviceSynchronize());
                 int64_t first;
                 const int bad = count_mismatch(d.download(), want, zb_dtype_size(dst), &first);
                 EXPECT(bad == 0, "zbk_convert %lldx%lld order %d %s->%s: %d mismatches, first at %lld",
                        (long long)sh.rows, (long long)sh.cols, (int)sh.order, zb_dtype_name(src), zb_dtype_name(dst),
                        bad, (long long)first);
+                const unsigned long long got_over = over.download()[0];
+                EXPECT(got_over == want_over, "zbk_convert %s->%s: %llu values counted out of range, expected %llu",
+                       zb_dtype_name(src), zb_dtype_name(dst), got_over, want_over);
+                overflows += want_over;
                 cases++;
             }
-    printf("ok   zbk_convert: %d cases bit-identical to the reference's decoding\n", cases);
+    /* f16 storage must have seen some, or the count above was never tested */
+    EXPECT(ZBK_HALF_DTYPE != ZB_DTYPE_F16 || overflows > 0, "zbk_convert: no out-of-range value was exercised");
+    printf("ok   zbk_convert: %d cases bit-identical to the reference's decoding, %llu out-of-range values counted\n",
+           cases, overflows);
 }
 
 /* ------------------------------------------------------------ elementwise */
@@ -239,7 +253,7 @@ static void test_embed()
                 Rng rng(next_seed());
                 std::vector<float> tf((size_t)vocab * hidden);
                 rng.fill(tf, -2.0f, 2.0f);
-                std::vector<uint16_t> table = to_bf16(tf);
+                std::vector<uint16_t> table = to_half(tf);
                 std::vector<int32_t> tok(rows);
                 for (auto &t : tok) t = (int32_t)(rng.uniform(0.0f, 1.0f) * vocab) % vocab;
                 DevBuf<uint16_t> dt(table), demb((size_t)rows * hidden);
@@ -255,7 +269,7 @@ static void test_embed()
                 for (int r = 0; r < rows; r++)
                     for (int i = 0; i < hidden; i++) {
                         const uint16_t want = table[(size_t)tok[r] * hidden + i];
-                        if (f32_bits(res[(size_t)r * hidden + i]) != f32_bits(zb_bf16_to_f32(want))) bad++;
+                        if (f32_bits(res[(size_t)r * hidden + i]) != f32_bits(zbk_h2f(want))) bad++;
                         if (with_emb && emb[(size_t)r * hidden + i] != want) bad++;
                         if (!with_emb && emb[(size_t)r * hidden + i] != 0xffff) bad++; /* untouched */
                     }
@@ -290,13 +304,13 @@ static void test_rmsnorm()
                 CUDA_CHECK(zbk_rmsnorm(dx.p + off, mode ? dadd.p + off : nullptr, dw.p + off, rows, dim, eps,
                                        dout.p + off, 0));
                 CUDA_CHECK(cudaDeviceSynchronize());
-                std::vector<float> out = from_bf16(dout.download());
+                std::vector<float> out = from_half(dout.download());
                 const double e = rel_err(out.data() + off, ref.data(), ref.size());
                 worst = std::max(worst, e);
                 EXPECT(e < 4e-3, "zbk_rmsnorm dim %d rows %d mode %d: rel err %.3g", dim, rows, mode, e);
                 cases++;
             }
-    printf("ok   zbk_rmsnorm: %d cases, worst rel err %.2e (bf16 output)\n", cases, worst);
+    printf("ok   zbk_rmsnorm: %d cases, worst rel err %.2e (16-bit output)\n", cases, worst);
 }
 
 static void test_concat_rmsnorm()
@@ -312,12 +326,12 @@ static void test_concat_rmsnorm()
             rng.fill(h, -3.0f, 3.0f);
             rng.fill(ef, -1.0f, 1.0f);
             rng.fill(w, 0.5f, 1.5f);
-            std::vector<uint16_t> emb = to_bf16(ef);
+            std::vector<uint16_t> emb = to_half(ef);
             std::vector<float> cat((size_t)rows * 2 * hidden), ref(cat.size());
             for (int r = 0; r < rows; r++)
                 for (int i = 0; i < hidden; i++) {
                     cat[(size_t)r * 2 * hidden + i] = h[(size_t)r * hidden + i];
-                    cat[(size_t)r * 2 * hidden + hidden + i] = zb_bf16_to_f32(emb[(size_t)r * hidden + i]);
+                    cat[(size_t)r * 2 * hidden + hidden + i] = zbk_h2f(emb[(size_t)r * hidden + i]);
                 }
             zb_ref_rmsnorm(ref.data(), cat.data(), w.data(), rows, 2 * hidden, 1e-5f);
             DevBuf<float> dh(h), dw(w);
@@ -325,7 +339,7 @@ static void test_concat_rmsnorm()
             dout.poison();
             CUDA_CHECK(zbk_concat_rmsnorm(dh.p, demb.p, dw.p, rows, hidden, 1e-5f, dout.p, 0));
             CUDA_CHECK(cudaDeviceSynchronize());
-            std::vector<float> out = from_bf16(dout.download());
+            std::vector<float> out = from_half(dout.download());
             const double e = rel_err(out.data(), ref.data(), ref.size());
             worst = std::max(worst, e);
             EXPECT(e < 4e-3, "zbk_concat_rmsnorm hidden %d rows %d: rel err %.3g", hidden, rows, e);
@@ -347,8 +361,8 @@ static void test_gated_act()
                 Rng rng(next_seed());
                 std::vector<float> gf((size_t)rows * 2 * inter);
                 rng.fill(gf, -5.0f, 5.0f);
-                std::vector<uint16_t> gu = to_bf16(gf);
-                std::vector<float> g = from_bf16(gu), ref((size_t)rows * inter);
+                std::vector<uint16_t> gu = to_half(gf);
+                std::vector<float> g = from_half(gu), ref((size_t)rows * inter);
                 for (int r = 0; r < rows; r++)
                     for (int i = 0; i < inter; i++)
                         ref[(size_t)r * inter + i] = zb_ref_act(act, g[(size_t)r * 2 * inter + i]) *
@@ -357,7 +371,7 @@ static void test_gated_act()
                 dout.poison();
                 CUDA_CHECK(zbk_gated_act(dgu.p, rows, inter, act, dout.p, 0));
                 CUDA_CHECK(cudaDeviceSynchronize());
-                std::vector<float> out = from_bf16(dout.download());
+                std::vector<float> out = from_half(dout.download());
                 const double e = rel_err(out.data(), ref.data(), ref.size());
                 worst = std::max(worst, e);
                 EXPECT(e < 4e-3, "zbk_gated_act inter %d rows %d act %d: rel err %.3g", inter, rows, (int)act, e);
@@ -436,7 +450,7 @@ static void run_linear_case(zb_blas *blas, LinCase c, double *worst_bf16, double
     rng.fill(wf, -1.0f, 1.0f);
     rng.fill(bias, -2.0f, 2.0f);
     rng.fill(y0, -4.0f, 4.0f);
-    std::vector<uint16_t> xb = to_bf16(xf), wb = to_bf16(wf);
+    std::vector<uint16_t> xb = to_half(xf), wb = to_half(wf);
     DevBuf<uint16_t> dx(xb), dw(wb);
     DevBuf<float> dbias(bias);
     DevBuf<uint8_t> dy(ny * (f32 ? 4 : 2));
@@ -466,7 +480,7 @@ static void run_linear_case(zb_blas *blas, LinCase c, double *worst_bf16, double
         }
         uint16_t u;
         memcpy(&u, &yraw[(i + c.off) * 2], 2);
-        return zb_bf16_to_f32(u);
+        return zbk_h2f(u);
     };
 
     /* rows compared: all when few, else a spread sample */
@@ -483,9 +497,9 @@ static void run_linear_case(zb_blas *blas, LinCase c, double *worst_bf16, double
     for (int b = 0; b < c.batch; b++) {
         for (int o = 0; o < c.out; o++)
             for (int i = 0; i < c.in; i++)
-                wd[(size_t)o * c.in + i] = zb_bf16_to_f32(wb[c.off + b * c.sw + (int64_t)o * c.ldw + i]);
+                wd[(size_t)o * c.in + i] = zbk_h2f(wb[c.off + b * c.sw + (int64_t)o * c.ldw + i]);
         for (int r : rows) {
-            for (int i = 0; i < c.in; i++) xr[i] = zb_bf16_to_f32(xb[c.off + b * c.sx + (int64_t)r * c.ldx + i]);
+            for (int i = 0; i < c.in; i++) xr[i] = zbk_h2f(xb[c.off + b * c.sx + (int64_t)r * c.ldx + i]);
             zb_ref_linear(yr.data(), xr.data(), wd.data(), c.bias && !c.acc ? bias.data() : nullptr, 1, c.in,
                           c.out);
             for (int o = 0; o < c.out; o++) {
@@ -520,7 +534,7 @@ static void run_linear_case(zb_blas *blas, LinCase c, double *worst_bf16, double
 
 static void test_linear(zb_blas *blas)
 {
-    const zb_dtype BF = ZB_DTYPE_BF16, F32 = ZB_DTYPE_F32;
+    const zb_dtype BF = ZBK_HALF_DTYPE, F32 = ZB_DTYPE_F32;
     const LinCase cases[] = {
         /* name               rows   in    out  bat  ldx   sx    ldw   sw  ldy   sy    yd   bias   acc   off var */
         {"tiny64", 1, 64, 64, 1, 0, 0, 0, 0, 0, 0, BF, true, false, 0, -2},
@@ -582,17 +596,17 @@ static void test_linear(zb_blas *blas)
         memset(&a, 0, sizeof a);
         DevBuf<uint16_t> d(64 * 64);
         a.x = a.w = d.p, a.y = d.p, a.ldx = a.ldw = a.ldy = 64, a.rows = 2, a.in = 64, a.out = 64, a.batch = 1;
-        a.y_dtype = ZB_DTYPE_BF16, a.accumulate = 1;
+        a.y_dtype = ZBK_HALF_DTYPE, a.accumulate = 1;
         zb_error err;
         err.msg[0] = 0;
-        EXPECT(zb_linear(blas, &a, 0, &err) == ZB_ERR_INVALID && err.msg[0], "bf16 accumulate accepted");
+        EXPECT(zb_linear(blas, &a, 0, &err) == ZB_ERR_INVALID && err.msg[0], "16-bit accumulate accepted");
         a.accumulate = 0, a.ldx = 10;
         err.msg[0] = 0;
         EXPECT(zb_linear(blas, &a, 0, &err) == ZB_ERR_INVALID && err.msg[0], "ldx < in accepted");
         printf("     invalid-argument message: %s\n", err.msg);
         n += 2;
     }
-    printf("ok   zb_linear: %d cases, worst rel err %.2e (bf16 Y), %.2e (f32 Y)\n", n, wb, wf);
+    printf("ok   zb_linear: %d cases, worst rel err %.2e (16-bit Y), %.2e (f32 Y)\n", n, wb, wf);
     int pc[4];
     zb_blas_plan_stats(blas, pc);
     printf("     cuBLASLt plans: %d with bias epilogue, %d bias by kernel, %d without bias, %d GEMV fallback\n", pc[0],
@@ -641,29 +655,29 @@ struct Shape {
 };
 
 static const Shape kShapes[] = {
-    {"zamba.in_proj", 14848, 3712, 1, 0, 0, 0, 0, ZB_DTYPE_BF16, false},
+    {"zamba.in_proj", 14848, 3712, 1, 0, 0, 0, 0, ZBK_HALF_DTYPE, false},
     {"zamba.out_proj+=", 3712, 7424, 1, 0, 0, 0, 0, ZB_DTYPE_F32, true},
     {"zamba.x_proj(2 heads)", 264, 3712, 2, 7424, 3712, 528, 264, ZB_DTYPE_F32, false},
     {"zamba.dt_proj(2 heads)", 3712, 232, 2, 528, 264, 7424, 3712, ZB_DTYPE_F32, false},
-    {"zamba.qkv", 22272, 7424, 1, 0, 0, 0, 0, ZB_DTYPE_BF16, false},
-    {"zamba.o", 3712, 7424, 1, 0, 0, 0, 0, ZB_DTYPE_BF16, false},
-    {"zamba.gate_up", 29696, 3712, 1, 0, 0, 0, 0, ZB_DTYPE_BF16, false},
-    {"zamba.down", 3712, 14848, 1, 0, 0, 0, 0, ZB_DTYPE_BF16, false},
-    {"zamba.hybrid", 3712, 3712, 1, 0, 0, 0, 0, ZB_DTYPE_BF16, false},
+    {"zamba.qkv", 22272, 7424, 1, 0, 0, 0, 0, ZBK_HALF_DTYPE, false},
+    {"zamba.o", 3712, 7424, 1, 0, 0, 0, 0, ZBK_HALF_DTYPE, false},
+    {"zamba.gate_up", 29696, 3712, 1, 0, 0, 0, 0, ZBK_HALF_DTYPE, false},
+    {"zamba.down", 3712, 14848, 1, 0, 0, 0, 0, ZBK_HALF_DTYPE, false},
+    {"zamba.hybrid", 3712, 3712, 1, 0, 0, 0, 0, ZBK_HALF_DTYPE, false},
     {"zamba.lm_head", 32000, 3712, 1, 0, 0, 0, 0, ZB_DTYPE_F32, false},
-    {"llama.qkv", 12288, 4096, 1, 0, 0, 0, 0, ZB_DTYPE_BF16, false},
+    {"llama.qkv", 12288, 4096, 1, 0, 0, 0, 0, ZBK_HALF_DTYPE, false},
     {"llama.o+=", 4096, 4096, 1, 0, 0, 0, 0, ZB_DTYPE_F32, true},
-    {"llama.gate_up", 22016, 4096, 1, 0, 0, 0, 0, ZB_DTYPE_BF16, false},
+    {"llama.gate_up", 22016, 4096, 1, 0, 0, 0, 0, ZBK_HALF_DTYPE, false},
     {"llama.down+=", 4096, 11008, 1, 0, 0, 0, 0, ZB_DTYPE_F32, true},
     {"llama.lm_head", 32000, 4096, 1, 0, 0, 0, 0, ZB_DTYPE_F32, false},
-    {"mistral.qkv", 6144, 4096, 1, 0, 0, 0, 0, ZB_DTYPE_BF16, false},
-    {"mistral.gate_up", 28672, 4096, 1, 0, 0, 0, 0, ZB_DTYPE_BF16, false},
+    {"mistral.qkv", 6144, 4096, 1, 0, 0, 0, 0, ZBK_HALF_DTYPE, false},
+    {"mistral.gate_up", 28672, 4096, 1, 0, 0, 0, 0, ZBK_HALF_DTYPE, false},
     {"mistral.down+=", 4096, 14336, 1, 0, 0, 0, 0, ZB_DTYPE_F32, true},
 };
 
 /* Device buffers shared by all timings: the largest X, W and Y needed. */
 struct BenchBufs {
-    zb_bf16 *x = nullptr, *w = nullptr;
+    zbk_half *x = nullptr, *w = nullptr;
     void *y = nullptr;
     size_t xn = 0, wn = 0, yb = 0;
 };
@@ -723,9 +737,9 @@ static void bench(zb_blas *blas)
     CUDA_CHECK(cudaMalloc(&B.w, B.wn * 2));
     CUDA_CHECK(cudaMalloc(&B.y, B.yb));
     /* random, never zero: synthetic values */
-    CUDA_CHECK(zbk_synth(B.x, ZB_DTYPE_BF16, zb_synth{11, 1, 0.0f, 1.0f}, ZB_DTYPE_BF16, (int64_t)B.xn, 1,
+    CUDA_CHECK(zbk_synth(B.x, ZBK_HALF_DTYPE, zb_synth{11, 1, 0.0f, 1.0f}, ZB_DTYPE_BF16, (int64_t)B.xn, 1,
                          ZBK_ROWS_AS_IS, 0));
-    CUDA_CHECK(zbk_synth(B.w, ZB_DTYPE_BF16, zb_synth{12, 2, 0.0f, 0.05f}, ZB_DTYPE_BF16, (int64_t)B.wn, 1,
+    CUDA_CHECK(zbk_synth(B.w, ZBK_HALF_DTYPE, zb_synth{12, 2, 0.0f, 0.05f}, ZB_DTYPE_BF16, (int64_t)B.wn, 1,
                          ZBK_ROWS_AS_IS, 0));
     CUDA_CHECK(zbk_synth(B.y, ZB_DTYPE_F32, zb_synth{13, 3, 0.0f, 1.0f}, ZB_DTYPE_F32, (int64_t)(B.yb / 4), 1,
                          ZBK_ROWS_AS_IS, 0));
@@ -821,8 +835,8 @@ static void bench(zb_blas *blas)
         ms = time_median_ms([&] { CUDA_CHECK(zbk_concat_rmsnorm(f, B.w, w, rows, dim, 1e-5f, B.x, 0)); });
         bench_line("concat_rmsnorm", "16384 x 2*3712", ms, (double)rows * dim * (4 + 2 + 2 * 2), 0);
         /* gated act: bf16 input [rows][2 inter] in B.y, output in B.x */
-        zb_bf16 *gu = reinterpret_cast<zb_bf16 *>(B.y);
-        CUDA_CHECK(zbk_synth(gu, ZB_DTYPE_BF16, zb_synth{15, 5, 0.0f, 3.0f}, ZB_DTYPE_BF16, (int64_t)rows * 2 * inter, 1,
+        zbk_half *gu = reinterpret_cast<zbk_half *>(B.y);
+        CUDA_CHECK(zbk_synth(gu, ZBK_HALF_DTYPE, zb_synth{15, 5, 0.0f, 3.0f}, ZB_DTYPE_BF16, (int64_t)rows * 2 * inter, 1,
                              ZBK_ROWS_AS_IS, 0));
         ms = time_median_ms([&] { CUDA_CHECK(zbk_gated_act(gu, rows, inter, ZB_ACT_GELU, B.x, 0)); });
         bench_line("gated_act(gelu)", "16384 x 14848", ms, (double)rows * inter * 6, 0);

@@ -64,7 +64,7 @@ static void bit_equality(const zb_plugin_api *fused, const zb_plugin_api *graph,
 {
     const int before = g_failures, cap = kPrompt + steps;
     zb_error err = {{0}};
-    Session F(fused, m, ZB_DTYPE_BF16, kBatch, cap), G(graph, m, ZB_DTYPE_BF16, kBatch, cap);
+    Session F(fused, m, ZBK_HALF_DTYPE, kBatch, cap), G(graph, m, ZBK_HALF_DTYPE, kBatch, cap);
     lockstep(F, G, m, kBatch, steps, "first run (eager prefill, decode captured at step 2)");
     const zb_graph_stats s1 = stats_of(G);
     EXPECT(s1.captures == 1 && s1.graphs == 1 && s1.decode_nodes > 0,
@@ -88,7 +88,7 @@ static void bit_equality(const zb_plugin_api *fused, const zb_plugin_api *graph,
 static void capture_once(const zb_plugin_api *fused, const zb_plugin_api *graph, const Model &m, int steps)
 {
     const int before = g_failures, cap = kPrompt + steps;
-    Session F(fused, m, ZB_DTYPE_BF16, 1, cap), G(graph, m, ZB_DTYPE_BF16, 1, cap);
+    Session F(fused, m, ZBK_HALF_DTYPE, 1, cap), G(graph, m, ZBK_HALF_DTYPE, 1, cap);
     const std::vector<int32_t> all = prompts(m.d.vocab_size);
     const std::vector<int32_t> tok(all.begin(), all.begin() + kPrompt);
     std::vector<int32_t> nf(1), ng(1), tf, tg;
@@ -122,7 +122,7 @@ static void recapture(const zb_plugin_api *fused, const zb_plugin_api *graph, co
 {
     const int before = g_failures;
     zb_error err = {{0}};
-    Session F(fused, m, ZB_DTYPE_BF16, kBatch, kPrompt + 8), G(graph, m, ZB_DTYPE_BF16, kBatch, kPrompt + 8);
+    Session F(fused, m, ZBK_HALF_DTYPE, kBatch, kPrompt + 8), G(graph, m, ZBK_HALF_DTYPE, kBatch, kPrompt + 8);
     lockstep(F, G, m, kBatch, 8, "before resize");
     const zb_ext_resize *rf = (const zb_ext_resize *)F.api->get_extension(ZB_EXT_RESIZE);
     const zb_ext_resize *rg = (const zb_ext_resize *)G.api->get_extension(ZB_EXT_RESIZE);

@@ -50,7 +50,7 @@ struct DevW {
     DevBuf<uint16_t> x_proj, dt_proj;
     explicit DevW(const HostW &w)
         : conv_w(w.conv_w), conv_b(w.conv_b), dt_bias(w.dt_bias), A_log(w.A_log), D(w.D),
-          x_proj(to_bf16(w.x_proj)), dt_proj(to_bf16(w.dt_proj))
+          x_proj(to_half(w.x_proj)), dt_proj(to_half(w.dt_proj))
     {
     }
 };
@@ -61,10 +61,10 @@ std::vector<float> rnd(Rng &r, size_t n, float lo, float hi)
     r.fill(v, lo, hi);
     return v;
 }
-std::vector<float> rnd_bf16(Rng &r, size_t n, float lo, float hi)
+std::vector<float> rnd_half(Rng &r, size_t n, float lo, float hi)
 {
     std::vector<float> v = rnd(r, n, lo, hi);
-    round_bf16(v);
+    round_half(v);
     return v;
 }
 
@@ -75,8 +75,8 @@ HostW make_weights(const MShape &s, uint64_t seed)
     w.conv_w = rnd(r, (size_t)s.Di * s.K, -0.6f, 0.6f);
     w.conv_b = rnd(r, s.Di, -0.2f, 0.2f);
     const float xs = 2.0f / std::sqrt((float)s.Dh()), ds = 1.5f / std::sqrt((float)s.R);
-    w.x_proj = rnd_bf16(r, (size_t)s.nh * s.P() * s.Dh(), -xs, xs);
-    w.dt_proj = rnd_bf16(r, (size_t)s.Di * s.R, -ds, ds);
+    w.x_proj = rnd_half(r, (size_t)s.nh * s.P() * s.Dh(), -xs, xs);
+    w.dt_proj = rnd_half(r, (size_t)s.Di * s.R, -ds, ds);
     /* softplus(bias) from ~0.007 to ~0.3, as Mamba's init; with dt_raw the
      * argument spans both softplus branches (x < -4 and above) */
     w.dt_bias = rnd(r, s.Di, -5.0f, -1.0f);
@@ -176,7 +176,7 @@ void host_mixer(const MShape &s, int T, const std::vector<float> &xz, const Host
                                   xz.begin() + ((size_t)b * T + t + 1) * 2 * s.Di);
             std::vector<float> u, par, dt, y1;
             host_conv(one, 1, x1, w, cs, u);
-            round_bf16(u);
+            round_half(u);
             host_proj(one, 1, u, w, par, dt);
             host_scan(one, 1, u, dt, par, x1, w, ss, y1);
             std::copy(y1.begin(), y1.end(), y.begin() + ((size_t)b * T + t) * s.Di);
@@ -272,13 +272,13 @@ void test_conv(const MShape &s, int T, int T1, uint64_t seed)
 {
     Rng r(seed);
     HostW w = make_weights(s, seed + 1);
-    const std::vector<float> xz = rnd_bf16(r, (size_t)s.batch * T * 2 * s.Di, -2.0f, 2.0f);
-    const std::vector<float> cs0 = rnd_bf16(r, (size_t)s.batch * s.Di * s.K, -2.0f, 2.0f);
+    const std::vector<float> xz = rnd_half(r, (size_t)s.batch * T * 2 * s.Di, -2.0f, 2.0f);
+    const std::vector<float> cs0 = rnd_half(r, (size_t)s.batch * s.Di * s.K, -2.0f, 2.0f);
     DevW dw(w);
-    DevBuf<uint16_t> dxz(to_bf16(xz)), dcs(to_bf16(cs0)), du((size_t)s.batch * T * s.Di);
+    DevBuf<uint16_t> dxz(to_half(xz)), dcs(to_half(cs0)), du((size_t)s.batch * T * s.Di);
     du.poison();
     dev_conv(s, T, dxz, dw, dcs, du);
-    const std::vector<float> u_dev = from_bf16(du.download()), cs_dev = from_bf16(dcs.download());
+    const std::vector<float> u_dev = from_half(du.download()), cs_dev = from_half(dcs.download());
 
     std::vector<float> cs = cs0, u_ref;
     host_conv(s, T, xz, w, cs, u_ref);
@@ -288,17 +288,17 @@ void test_conv(const MShape &s, int T, int T1, uint64_t seed)
     if (T1 > 0 && T1 < T) {
         /* the same tokens in two calls: same bits */
         const int T2 = T - T1;
-        DevBuf<uint16_t> xa(to_bf16(rows_of(xz, s.batch, T, 2 * s.Di, 0, T1)));
-        DevBuf<uint16_t> xb(to_bf16(rows_of(xz, s.batch, T, 2 * s.Di, T1, T2)));
+        DevBuf<uint16_t> xa(to_half(rows_of(xz, s.batch, T, 2 * s.Di, 0, T1)));
+        DevBuf<uint16_t> xb(to_half(rows_of(xz, s.batch, T, 2 * s.Di, T1, T2)));
         DevBuf<uint16_t> ua((size_t)s.batch * T1 * s.Di), ub((size_t)s.batch * T2 * s.Di);
         ua.poison(), ub.poison();
-        dcs.upload(to_bf16(cs0));
+        dcs.upload(to_half(cs0));
         dev_conv(s, T1, xa, dw, dcs, ua);
         dev_conv(s, T2, xb, dw, dcs, ub);
         expect_true("conv split == one call (exact)", s, T,
-                    from_bf16(ua.download()) == rows_of(u_dev, s.batch, T, s.Di, 0, T1) &&
-                        from_bf16(ub.download()) == rows_of(u_dev, s.batch, T, s.Di, T1, T2) &&
-                        from_bf16(dcs.download()) == cs_dev);
+                    from_half(ua.download()) == rows_of(u_dev, s.batch, T, s.Di, 0, T1) &&
+                        from_half(ub.download()) == rows_of(u_dev, s.batch, T, s.Di, T1, T2) &&
+                        from_half(dcs.download()) == cs_dev);
     }
 }
 
@@ -308,19 +308,19 @@ void test_scan(const MShape &s, int T, int T1, uint64_t seed)
     Rng r(seed);
     HostW w = make_weights(s, seed + 1);
     const size_t nrow = (size_t)s.batch * T;
-    const std::vector<float> u = rnd_bf16(r, nrow * s.Di, -2.0f, 2.0f);
-    const std::vector<float> xz = rnd_bf16(r, nrow * 2 * s.Di, -3.0f, 3.0f);
+    const std::vector<float> u = rnd_half(r, nrow * s.Di, -2.0f, 2.0f);
+    const std::vector<float> xz = rnd_half(r, nrow * 2 * s.Di, -3.0f, 3.0f);
     std::vector<float> dt = rnd(r, nrow * s.Di, -2.0f, 2.0f);
     for (size_t i = 0; i < dt.size(); i += 97) dt[i] = 25.0f; /* softplus's linear branch */
     const std::vector<float> params = rnd(r, nrow * s.nh * s.P(), -1.0f, 1.0f);
     const std::vector<float> st0 = rnd(r, (size_t)s.batch * s.Di * s.N, -1.0f, 1.0f);
 
     DevW dw(w);
-    DevBuf<uint16_t> du(to_bf16(u)), dxz(to_bf16(xz)), dy(nrow * s.Di);
+    DevBuf<uint16_t> du(to_half(u)), dxz(to_half(xz)), dy(nrow * s.Di);
     DevBuf<float> ddt(dt), dpar(params), dst(st0);
     dy.poison();
     dev_scan(s, T, du.p, dxz.p, ddt.p, dpar.p, dw, dst.p, dy.p);
-    const std::vector<float> y_dev = from_bf16(dy.download()), st_dev = dst.download();
+    const std::vector<float> y_dev = from_half(dy.download()), st_dev = dst.download();
 
     std::vector<float> st = st0, y_ref;
     host_scan(s, T, u, dt, params, xz, w, st, y_ref);
@@ -330,14 +330,14 @@ void test_scan(const MShape &s, int T, int T1, uint64_t seed)
     if (T1 > 0 && T1 < T) {
         const int T2 = T - T1;
         auto part = [&](int t0, int n, DevBuf<float> &state) {
-            DevBuf<uint16_t> pu(to_bf16(rows_of(u, s.batch, T, s.Di, t0, n)));
-            DevBuf<uint16_t> pxz(to_bf16(rows_of(xz, s.batch, T, 2 * s.Di, t0, n)));
+            DevBuf<uint16_t> pu(to_half(rows_of(u, s.batch, T, s.Di, t0, n)));
+            DevBuf<uint16_t> pxz(to_half(rows_of(xz, s.batch, T, 2 * s.Di, t0, n)));
             DevBuf<float> pdt(rows_of(dt, s.batch, T, s.Di, t0, n));
             DevBuf<float> ppar(rows_of(params, s.batch, T, (size_t)s.nh * s.P(), t0, n));
             DevBuf<uint16_t> py((size_t)s.batch * n * s.Di);
             py.poison();
             dev_scan(s, n, pu.p, pxz.p, pdt.p, ppar.p, dw, state.p, py.p);
-            return from_bf16(py.download());
+            return from_half(py.download());
         };
         DevBuf<float> st2(st0);
         const std::vector<float> ya = part(0, T1, st2), yb = part(T1, T2, st2);
@@ -356,8 +356,8 @@ void test_mixer(const MShape &s, int T, bool with_ref, uint64_t seed)
     HostW w = make_weights(s, seed + 1);
     const int Di = s.Di;
     const size_t nrow = (size_t)s.batch * T;
-    const std::vector<float> xz = rnd_bf16(r, nrow * 2 * Di, -2.0f, 2.0f);
-    const std::vector<float> cs0 = rnd_bf16(r, (size_t)s.batch * Di * s.K, -2.0f, 2.0f);
+    const std::vector<float> xz = rnd_half(r, nrow * 2 * Di, -2.0f, 2.0f);
+    const std::vector<float> cs0 = rnd_half(r, (size_t)s.batch * Di * s.K, -2.0f, 2.0f);
     const std::vector<float> ss0 = rnd(r, (size_t)s.batch * Di * s.N, -1.0f, 1.0f);
     DevW dw(w);
 
@@ -366,18 +366,18 @@ void test_mixer(const MShape &s, int T, bool with_ref, uint64_t seed)
     host_mixer(s, T, xz, w, cs_ref, ss_ref, y_ref);
 
     /* prefill */
-    DevBuf<uint16_t> dxz(to_bf16(xz)), dcs(to_bf16(cs0)), du(nrow * Di), dy(nrow * Di);
+    DevBuf<uint16_t> dxz(to_half(xz)), dcs(to_half(cs0)), du(nrow * Di), dy(nrow * Di);
     DevBuf<float> dss(ss0);
     du.poison(), dy.poison();
     dev_conv(s, T, dxz, dw, dcs, du);
-    const std::vector<float> u_dev = from_bf16(du.download());
+    const std::vector<float> u_dev = from_half(du.download());
     std::vector<float> params, dt;
     host_proj(s, T, u_dev, w, params, dt);
     DevBuf<float> ddt(dt), dpar(params);
     dev_scan(s, T, du.p, dxz.p, ddt.p, dpar.p, dw, dss.p, dy.p);
-    expect("prefill y", s, T, rel(from_bf16(dy.download()), y_ref), 1e-2);
+    expect("prefill y", s, T, rel(from_half(dy.download()), y_ref), 1e-2);
     expect("prefill ssm state", s, T, rel(dss.download(), ss_ref), 1e-3);
-    expect("prefill conv state", s, T, rel(from_bf16(dcs.download()), cs_ref), 0.0);
+    expect("prefill conv state", s, T, rel(from_half(dcs.download()), cs_ref), 0.0);
 
     /* T decode steps: xz and y as [T][batch][width] */
     std::vector<float> xz_tb((size_t)T * s.batch * 2 * Di);
@@ -385,7 +385,7 @@ void test_mixer(const MShape &s, int T, bool with_ref, uint64_t seed)
         for (int b = 0; b < s.batch; b++)
             std::copy(xz.begin() + ((size_t)b * T + t) * 2 * Di, xz.begin() + ((size_t)b * T + t + 1) * 2 * Di,
                       xz_tb.begin() + ((size_t)t * s.batch + b) * 2 * Di);
-    DevBuf<uint16_t> sxz(to_bf16(xz_tb)), scs(to_bf16(cs0)), sy((size_t)T * s.batch * Di);
+    DevBuf<uint16_t> sxz(to_half(xz_tb)), scs(to_half(cs0)), sy((size_t)T * s.batch * Di);
     DevBuf<float> sss(ss0);
     DevBuf<uint8_t> scratch(zbk_mamba_step_scratch_bytes(s.batch, Di, s.nh, s.R, s.N));
     sy.poison(), scratch.poison();
@@ -393,7 +393,7 @@ void test_mixer(const MShape &s, int T, bool with_ref, uint64_t seed)
         dev_step(s, sxz.p + (size_t)t * s.batch * 2 * Di, dw, scs.p, sss.p, sy.p + (size_t)t * s.batch * Di,
                  scratch.p);
     CUDA_CHECK(cudaDeviceSynchronize());
-    const std::vector<float> sy_tb = from_bf16(sy.download());
+    const std::vector<float> sy_tb = from_half(sy.download());
     std::vector<float> y_step(nrow * Di);
     for (int t = 0; t < T; t++)
         for (int b = 0; b < s.batch; b++)
@@ -401,7 +401,7 @@ void test_mixer(const MShape &s, int T, bool with_ref, uint64_t seed)
                       y_step.begin() + ((size_t)b * T + t) * Di);
     expect("step y", s, T, rel(y_step, y_ref), 1e-2);
     expect("step ssm state", s, T, rel(sss.download(), ss_ref), 1e-3);
-    expect("step conv state", s, T, rel(from_bf16(scs.download()), cs_ref), 0.0);
+    expect("step conv state", s, T, rel(from_half(scs.download()), cs_ref), 0.0);
 
     if (!with_ref) return;
     /* zb_ref_mamba_mixer, per sequence: hidden = 2 Di, in_proj picks x_c
@@ -430,19 +430,19 @@ void test_mixer(const MShape &s, int T, bool with_ref, uint64_t seed)
                       y_hf.begin() + ((size_t)b * T + t) * Di);
     }
     /* u in fp32 there, bf16 here: ~2^-9 per element of u */
-    expect("ref mixer y (prefill)", s, T, rel(from_bf16(dy.download()), y_hf), 2e-2);
+    expect("ref mixer y (prefill)", s, T, rel(from_half(dy.download()), y_hf), 2e-2);
     expect("ref mixer y (step)", s, T, rel(y_step, y_hf), 2e-2);
     expect("ref mixer ssm state", s, T, rel(sss.download(), ss_hf), 1e-2);
 }
 
 /* ------------------------------------------------------------ bench */
 
-__global__ void fill_kernel(void *p, size_t n, int bf16, uint64_t seed, float lo, float hi)
+__global__ void fill_kernel(void *p, size_t n, int half, uint64_t seed, float lo, float hi)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         const float v = lo + (hi - lo) * 0.5f * (zb_synth_unit(seed, 0x5eed, i) + 1.0f);
-        if (bf16)
-            static_cast<uint16_t *>(p)[i] = zb_f32_to_bf16(v);
+        if (half)
+            static_cast<uint16_t *>(p)[i] = zbk_f2h(v);
         else
             static_cast<float *>(p)[i] = v;
     }

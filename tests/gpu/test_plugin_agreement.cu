@@ -24,7 +24,7 @@
 static std::vector<float> agreement(const zb_plugin_api *ref, const zb_plugin_api *gpu, const Model &m)
 {
     const int V = m.d.vocab_size, cap = kPrompt + kSteps;
-    Session R(ref, m, ZB_DTYPE_F32, kBatch, cap), G(gpu, m, ZB_DTYPE_BF16, kBatch, cap);
+    Session R(ref, m, ZB_DTYPE_F32, kBatch, cap), G(gpu, m, ZBK_HALF_DTYPE, kBatch, cap);
     const std::vector<int32_t> tok = prompts(V);
     std::vector<float> lr((size_t)kBatch * V), lg((size_t)kBatch * V), first_ref;
     std::vector<int32_t> next(kBatch), gnext(kBatch);
@@ -66,7 +66,7 @@ static void behaviour(const zb_plugin_api *gpu, const Model &m, const std::vecto
 {
     const int failures_before = g_failures;
     const int V = m.d.vocab_size, cap = kPrompt + kSteps;
-    Session G(gpu, m, ZB_DTYPE_BF16, kBatch, cap, ZB_OPT_NVTX);
+    Session G(gpu, m, ZBK_HALF_DTYPE, kBatch, cap, ZB_OPT_NVTX);
     const std::vector<int32_t> tok = prompts(V);
     std::vector<float> l1((size_t)kBatch * V), l2((size_t)kBatch * V);
     std::vector<std::vector<float>> run1;
@@ -151,7 +151,7 @@ static void out_of_memory(const zb_plugin_api *gpu, const Model &m)
 {
     size_t free0 = 0, free1 = 0, total = 0;
     CUDA_CHECK(cudaMemGetInfo(&free0, &total));
-    zb_session_opts o = {8, 1 << 30, ZB_DTYPE_BF16, 0, 0};
+    zb_session_opts o = {8, 1 << 30, ZBK_HALF_DTYPE, 0, 0};
     zb_error err = {{0}};
     zb_session *s = nullptr;
     zb_weights w = m.weights();
@@ -163,6 +163,41 @@ static void out_of_memory(const zb_plugin_api *gpu, const Model &m)
     EXPECT(free1 + ((size_t)4 << 20) >= free0, "free memory dropped by %zu bytes", free0 - free1);
     if (s) gpu->destroy(s);
     printf("%s out of memory: %s\n", st == ZB_ERR_OOM ? "PASS" : "FAIL", err.msg);
+}
+
+/* A checkpoint weight that f16 storage cannot hold (1e6) is refused at
+ * create with a message, rather than turning every logit into NaN. */
+static void out_of_range_weight(const zb_plugin_api *gpu)
+{
+    Model m = zamba_model("zamba-tiny-huge", 9, true, HOST_MIXED);
+    bool planted = false;
+    for (size_t k = 0; k < m.tensors.size() && !planted; k++) {
+        zb_tensor &t = m.tensors[k];
+        if (t.role != ZB_W_IN_PROJ || t.dtype == ZB_DTYPE_F16) continue; /* f16 cannot hold 1e6 either */
+        const float big = 1e6f;
+        if (t.dtype == ZB_DTYPE_F32) {
+            memcpy(m.host[k].data(), &big, 4);
+        } else {
+            const uint16_t b = zb_f32_to_bf16(big);
+            memcpy(m.host[k].data(), &b, 2);
+        }
+        planted = true;
+    }
+    TEST_CHECK(planted, "no f32/bf16 in_proj tensor in %s", m.name.c_str());
+    zb_session_opts o = {1, 8, ZBK_HALF_DTYPE, 0, 0};
+    zb_error err = {{0}};
+    zb_session *s = nullptr;
+    zb_weights w = m.weights();
+    const zb_status st = gpu->create(&m.d, &w, &o, &s, &err);
+    const bool f16 = ZBK_HALF_DTYPE == ZB_DTYPE_F16;
+    if (f16) {
+        EXPECT(st == ZB_ERR_INVALID && s == nullptr && strstr(err.msg, "beyond the range of f16"),
+               "a 1e6 weight with f16 storage: create returned %d: %s", (int)st, err.msg);
+    } else {
+        EXPECT(st == ZB_OK, "a 1e6 weight fits bf16, but create returned %d: %s", (int)st, err.msg);
+    }
+    if (s) gpu->destroy(s);
+    printf("%s out of range weight: %s\n", g_failures ? "FAIL" : "PASS", f16 ? err.msg : "fits bf16 storage");
 }
 
 int main(int argc, char **argv)
@@ -202,6 +237,7 @@ int main(int argc, char **argv)
             behaviour(p, m, ref_prefill);
         }
         out_of_memory(p, models[0]);
+        out_of_range_weight(p);
     }
     if (g_failures) {
         printf("FAIL test_plugin_agreement: %d check(s) failed\n", g_failures);

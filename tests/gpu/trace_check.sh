@@ -51,7 +51,8 @@ db="$tmp/t.db"
 rc=$?
 [ $rc = 0 ] || { fail "traced run exited $rc: $(cat "$tmp/err")"; }
 [ -s "$tmp/err" ] && fail "traced run: stderr not empty: $(cat "$tmp/err")"
-grep -q '^### Trace of run 2: cuda_fused zamba-tiny (zamba, bf16)' "$tmp/out" || fail "no trace summary on stdout"
+# the session dtype is the build's 16-bit format (Makefile, ZB_HALF)
+grep -Eq '^### Trace of run 2: cuda_fused zamba-tiny \(zamba, b?f16\)' "$tmp/out" || fail "no trace summary on stdout"
 expect "runs" "select group_concat(status) from (select status from runs order by id)" "ok,ok"
 expect "twin's trace row" "select status from trace where run_id = 1" "baseline"
 expect "traced run's trace row" "select status || ' ' || (records > 0) || ' ' || dropped || ' ' || lost || ' ' ||
