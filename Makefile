@@ -91,7 +91,7 @@ TRACER      := $(if $(and $(CUPTI_H),$(CUPTI_LIBDIR)),$(BUILD)/libzb_tracer.so)
 endif
 
 .PHONY: all run test test-unit test-cli test-asan test-valgrind test-fuzz fuzz test-gpu sanitize-gpu test-trace \
-        bench-kernels clean deps deps-test
+        bench-kernels gpu-test-bins test-build-bf16 clean deps deps-test
 # keep every object: the CUDA plugins' objects are otherwise deleted as intermediates
 .SECONDARY:
 all: $(BUILD)/zbench $(PLUGINS) $(TRACER)
@@ -146,8 +146,16 @@ test-trace: all
 
 bench-kernels: $(GPU_TEST_BIN)
 	@for t in $(GPU_TEST_BIN); do $$t --bench || exit 1; done
+
+gpu-test-bins: $(GPU_TEST_BIN)
+
+# The other 16-bit format keeps compiling: the CUDA plugins and GPU tests
+# built (not run) with ZB_HALF=bf16 into their own directory.
+test-build-bf16:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)-bf16 ZB_HALF=bf16 all gpu-test-bins
+	@echo "the ZB_HALF=bf16 build compiles and links ($(BUILD)-bf16)"
 else
-test-gpu sanitize-gpu bench-kernels test-trace:
+test-gpu sanitize-gpu bench-kernels test-trace gpu-test-bins test-build-bf16:
 	@echo "SKIP $@: no nvcc on this machine, CUDA code was not built"
 endif
 
@@ -210,6 +218,7 @@ test-fuzz: $(FUZZ_BIN)
 
 test: deps-test
 	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-build-bf16
 	$(MAKE) --no-print-directory test-valgrind
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-fuzz
@@ -226,4 +235,4 @@ deps-test:
 -include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 clean:
-	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(BUILD)-bf16 build-asan $(FUZZ_BUILD)

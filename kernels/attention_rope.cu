@@ -135,8 +135,8 @@ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 } // namespace
 
 extern "C" cudaError_t zbk_rope_store_kv(const zbk_half *qkv, int batch, int T, int pos0, const int32_t *pos_dev,
-                                         int nh, int nkv, int hd, const float *inv_freq, zbk_half *q_out, zbk_half *kc, zbk_half *vc,
-                                         int slots, cudaStream_t stream)
+                                         int nh, int nkv, int hd, const float *inv_freq, zbk_half *q_out,
+                                         zbk_half *kc, zbk_half *vc, int slots, cudaStream_t stream)
 {
     /* T > slots would write two tokens into one slot in one launch (a race);
      * zbk_attention could not use such a chunk anyway (see its precondition). */

@@ -526,7 +526,8 @@ zb_status check_args(const zb_blas *b, const zb_linear_args *a, zb_error *err)
         return FAIL(ZB_ERR_INVALID, "zb_linear: bad shape rows=%d in=%d out=%d batch=%d", a->rows, a->in, a->out,
                     a->batch);
     if (a->y_dtype != ZBK_HALF_DTYPE && a->y_dtype != ZB_DTYPE_F32)
-        return FAIL(ZB_ERR_INVALID, "zb_linear: y dtype %s is not %s or f32", zb_dtype_name(a->y_dtype), zb_dtype_name(ZBK_HALF_DTYPE));
+        return FAIL(ZB_ERR_INVALID, "zb_linear: y dtype %s is not %s or f32", zb_dtype_name(a->y_dtype),
+                    zb_dtype_name(ZBK_HALF_DTYPE));
     if (a->accumulate && a->y_dtype != ZB_DTYPE_F32)
         return FAIL(ZB_ERR_INVALID, "zb_linear: accumulate needs an f32 Y");
     if (a->ldx < a->in || a->ldw < a->in || a->ldy < a->out)

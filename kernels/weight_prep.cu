@@ -107,6 +107,15 @@ __global__ void synth_kernel(void *dst, zb_synth s, zb_dtype src_dtype, int64_t 
 
 constexpr int kThreads = 256;
 
+/* One source dtype's conversion to f32 or to zbk_half. */
+template <typename Load>
+void launch_convert(bool to_f32, unsigned grid, cudaStream_t stream, void *dst, const void *src, int64_t rows,
+                    int64_t cols, zbk_row_order order, unsigned long long *overflow)
+{
+    if (to_f32) convert_kernel<Load, float><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
+    else convert_kernel<Load, zbk_half><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
+}
+
 bool valid_shape(int64_t rows, int64_t cols, zbk_row_order order)
 {
     if (rows < 0 || cols < 0) return false;
@@ -127,23 +136,14 @@ extern "C" cudaError_t zbk_convert(void *dst, zb_dtype dst_dtype, const void *sr
     const unsigned grid = zbk_grid_1d(rows * cols, kThreads);
     const bool to_f32 = dst_dtype == ZB_DTYPE_F32;
     if (!to_f32 && src_dtype == ZBK_HALF_DTYPE) {
-        copy_half_kernel<<<grid, kThreads, 0, stream>>>(static_cast<zbk_half *>(dst), static_cast<const zbk_half *>(src),
-                                                        rows, cols, order);
+        copy_half_kernel<<<grid, kThreads, 0, stream>>>(static_cast<zbk_half *>(dst),
+                                                        static_cast<const zbk_half *>(src), rows, cols, order);
         return ZBK_LAUNCHED();
     }
     switch (src_dtype) {
-    case ZB_DTYPE_F32:
-        if (to_f32) convert_kernel<LoadF32, float><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
-        else convert_kernel<LoadF32, zbk_half><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
-        break;
-    case ZB_DTYPE_F16:
-        if (to_f32) convert_kernel<LoadF16, float><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
-        else convert_kernel<LoadF16, zbk_half><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
-        break;
-    case ZB_DTYPE_BF16:
-        if (to_f32) convert_kernel<LoadBF16, float><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
-        else convert_kernel<LoadBF16, zbk_half><<<grid, kThreads, 0, stream>>>(dst, src, rows, cols, order, overflow);
-        break;
+    case ZB_DTYPE_F32: launch_convert<LoadF32>(to_f32, grid, stream, dst, src, rows, cols, order, overflow); break;
+    case ZB_DTYPE_F16: launch_convert<LoadF16>(to_f32, grid, stream, dst, src, rows, cols, order, overflow); break;
+    case ZB_DTYPE_BF16: launch_convert<LoadBF16>(to_f32, grid, stream, dst, src, rows, cols, order, overflow); break;
     default: return cudaErrorInvalidValue;
     }
     return ZBK_LAUNCHED();

@@ -76,8 +76,10 @@ static zb_status measure(calib *c, int32_t device, double *copy_gbps, double *ge
     ZBE_CUDA(cudaMalloc((void **)&c->y, n * sizeof(zbk_half)));
     /* uniform values in [-1, 1): the products stay finite and non-trivial */
     zb_synth sx = {0x63616c6962ull, 1, 0.0f, 1.0f}, sw = {0x63616c6962ull, 2, 0.0f, 1.0f};
-    ZBE_CUDA(zbk_synth(c->x, ZBK_HALF_DTYPE, sx, ZBK_HALF_DTYPE, CALIB_GEMM_N, CALIB_GEMM_N, ZBK_ROWS_AS_IS, c->stream));
-    ZBE_CUDA(zbk_synth(c->w, ZBK_HALF_DTYPE, sw, ZBK_HALF_DTYPE, CALIB_GEMM_N, CALIB_GEMM_N, ZBK_ROWS_AS_IS, c->stream));
+    ZBE_CUDA(zbk_synth(c->x, ZBK_HALF_DTYPE, sx, ZBK_HALF_DTYPE, CALIB_GEMM_N, CALIB_GEMM_N, ZBK_ROWS_AS_IS,
+                       c->stream));
+    ZBE_CUDA(zbk_synth(c->w, ZBK_HALF_DTYPE, sw, ZBK_HALF_DTYPE, CALIB_GEMM_N, CALIB_GEMM_N, ZBK_ROWS_AS_IS,
+                       c->stream));
     ZBE_LIB(zb_blas_create(&c->blas, ZBE_BLAS_WORKSPACE, err));
     float copy_ms, gemm_ms;
     ZBE_TRY(time_median(c, 0, &copy_ms, err));

@@ -251,7 +251,8 @@ zb_status zbe_create(const zb_model_desc *desc, const zb_weights *weights, const
     if (!desc || !weights || !opts || !variant || !variant->issue_decode || !variant->issue_prefill)
         return zbe_fail(err, ZB_ERR_INVALID, "create needs a description, weights, options and a decode variant");
     if (opts->dtype != ZBK_HALF_DTYPE)
-        return zbe_fail(err, ZB_ERR_UNSUPPORTED, "%s computes in %s only (asked for %s; the other 16-bit format is a build option, docs/PERF.md)",
+        return zbe_fail(err, ZB_ERR_UNSUPPORTED,
+                        "%s computes in %s only (asked for %s; the 16-bit format is a build choice, make ZB_HALF=)",
                         variant->name, zb_dtype_name(ZBK_HALF_DTYPE), zb_dtype_name(opts->dtype));
     if (opts->batch < 1 || opts->batch > ZBE_MAX_BATCH)
         return zbe_fail(err, ZB_ERR_INVALID, "batch %d is outside 1..%d", opts->batch, ZBE_MAX_BATCH);
