@@ -104,15 +104,9 @@ __device__ __forceinline__ float mamba_conv_sum_rt(float bias, const float (&w)[
     return acc;
 }
 
-/* f32 -> zbk_half bits, round to nearest even. */
-__device__ __forceinline__ zbk_half mamba_half_bits(float x) { return zbk_f2h(x); }
-
-/* Two f32 -> one word of two halves, lo in the low half. */
-__device__ __forceinline__ uint32_t mamba_pack_half2(float lo, float hi) { return zbk_pack_half2(lo, hi); }
-
 /* Rounds to the 16-bit format and back: u is stored in it, and every
  * consumer (x_proj, the scan's delta*u and D*u) must see the stored value. */
-__device__ __forceinline__ float mamba_round_half(float x) { return zbk_h2f(mamba_half_bits(x)); }
+__device__ __forceinline__ float mamba_round_half(float x) { return zbk_h2f(zbk_f2h(x)); }
 
 /* ------------------------------------------------------------ cp.async */
 

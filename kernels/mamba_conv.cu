@@ -140,13 +140,13 @@ __global__ void __launch_bounds__(kThreads, 4) conv_prefill_kernel(ConvArgs a)
             zbk_half *dst = urow + (int64_t)(tb + j) * a.Di;
             if constexpr (CW == 8) {
                 uint4 o;
-                o.x = mamba_pack_half2(out[0], out[1]);
-                o.y = mamba_pack_half2(out[2], out[3]);
-                o.z = mamba_pack_half2(out[4], out[5]);
-                o.w = mamba_pack_half2(out[6], out[7]);
+                o.x = zbk_pack_half2(out[0], out[1]);
+                o.y = zbk_pack_half2(out[2], out[3]);
+                o.z = zbk_pack_half2(out[4], out[5]);
+                o.w = zbk_pack_half2(out[6], out[7]);
                 *reinterpret_cast<uint4 *>(dst) = o;
             } else {
-                dst[0] = mamba_half_bits(out[0]);
+                dst[0] = zbk_f2h(out[0]);
             }
 #pragma unroll
             for (int k = 0; k < K - 1; k++)

@@ -259,7 +259,7 @@ __global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p)
                     const float ysum = (q.x + q.y) + (q.z + q.w);
                     yv[e] = fmaf(oD[m], uu, ysum) * mamba_act<SILU>(p.act, zz);
                 }
-                ow[m2] = mamba_pack_half2(yv[0], yv[1]);
+                ow[m2] = zbk_pack_half2(yv[0], yv[1]);
             }
             *reinterpret_cast<uint4 *>(p.y + (row0 + k * kL + orow) * Di + c0 + 8 * oq) =
                 make_uint4(ow[0], ow[1], ow[2], ow[3]);
@@ -309,7 +309,7 @@ __global__ void __launch_bounds__(128) scan_generic_kernel(const ScanP p)
         acc = zbk_warp_sum(acc);
         if (lane == 0) {
             const float gz = mamba_act_rt(p.act, zbk_h2f(p.xz[row * 2 * Di + Di + c]));
-            p.y[row * Di + c] = mamba_half_bits((acc + Dc * uu) * gz);
+            p.y[row * Di + c] = zbk_f2h((acc + Dc * uu) * gz);
         }
     }
 #pragma unroll

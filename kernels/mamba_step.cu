@@ -360,7 +360,7 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
             }
         }
         mamba_transpose_reduce<NB, 16>(yacc, lane);
-        if (holder) p.y[(int64_t)(b0 + hb) * Di + c] = mamba_half_bits((yacc[0] + Dc[i] * uu) * gz);
+        if (holder) p.y[(int64_t)(b0 + hb) * Di + c] = zbk_f2h((yacc[0] + Dc[i] * uu) * gz);
     }
 
     /* the rolled conv window, by the lane that computed it */

@@ -90,6 +90,18 @@ struct Rng {
     }
 };
 
+/* Writes v as element i of buf in dtype t (f32, f16 or bf16; 16-bit ones
+ * rounded to nearest even): checkpoint tensors, and expected device bits. */
+static inline void put_as(std::vector<uint8_t> &buf, int64_t i, zb_dtype t, float v)
+{
+    if (t == ZB_DTYPE_F32) {
+        memcpy(&buf[(size_t)i * 4], &v, 4);
+        return;
+    }
+    const uint16_t u = t == ZB_DTYPE_BF16 ? zb_f32_to_bf16(v) : __half_as_ushort(__float2half_rn(v));
+    memcpy(&buf[(size_t)i * 2], &u, 2);
+}
+
 /* Host-side helpers for the engine's 16-bit format (zbk_half: fp16, or bf16
  * when built with ZB_HALF=bf16), through the kernels' own conversions. */
 static inline std::vector<uint16_t> to_half(const std::vector<float> &v)

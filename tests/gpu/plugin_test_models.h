@@ -144,18 +144,7 @@ static inline void make_host_data(Model &m)
         const int64_t n = zb_tensor_numel(&t);
         std::vector<uint8_t> &buf = m.host[k];
         buf.resize((size_t)n * zb_dtype_size(t.dtype));
-        for (int64_t i = 0; i < n; i++) {
-            const float v = zb_synth_value(&t.synth, (uint64_t)i);
-            if (t.dtype == ZB_DTYPE_F32) {
-                memcpy(buf.data() + 4 * i, &v, 4);
-            } else if (t.dtype == ZB_DTYPE_BF16) {
-                uint16_t b = zb_f32_to_bf16(v);
-                memcpy(buf.data() + 2 * i, &b, 2);
-            } else {
-                __half h = __float2half_rn(v);
-                memcpy(buf.data() + 2 * i, &h, 2);
-            }
-        }
+        for (int64_t i = 0; i < n; i++) put_as(buf, i, t.dtype, zb_synth_value(&t.synth, (uint64_t)i));
         t.data = buf.data();
     }
 }
@@ -220,7 +209,8 @@ static inline void build_tensors(Model &m)
     make_host_data(m);
 }
 
-/* What both layouts' test models share: hidden 64, vocabulary 512. */
+/* What both layouts' test models share: hidden 64, vocabulary 512, bf16
+ * weights, 4096 positions. */
 static inline Model tiny_model(const char *name, zb_layout layout, Source src)
 {
     Model m;
@@ -233,6 +223,8 @@ static inline Model tiny_model(const char *name, zb_layout layout, Source src)
     d.vocab_size = 512;
     d.hidden_size = 64;
     d.norm_eps = 1e-5f;
+    d.max_positions = 4096;
+    d.weight_dtype = ZB_DTYPE_BF16;
     return m;
 }
 
@@ -260,8 +252,6 @@ static inline Model zamba_model(const char *name, int layers, bool biases, Sourc
     d.conv_bias = 1;
     d.proj_bias = biases;
     d.mamba_act = ZB_ACT_SILU;
-    d.max_positions = 4096;
-    d.weight_dtype = ZB_DTYPE_BF16;
     /* Hugging Face's default schedule: hybrid at 2, then every 6th from 7 */
     for (int i = 0; i < layers; i++)
         d.layer_kind[i] = i == 2 || (i >= 3 && (i - 3) % 6 == 4) ? ZB_LAYER_HYBRID : ZB_LAYER_MAMBA;
@@ -286,8 +276,6 @@ static inline Model transformer_model(const char *name, int kv_heads, int inter,
     d.rope = 1;
     d.rope_theta = 10000.0f;
     d.sliding_window = window;
-    d.max_positions = 4096;
-    d.weight_dtype = ZB_DTYPE_BF16;
     for (int i = 0; i < d.n_layers; i++) d.layer_kind[i] = ZB_LAYER_ATTENTION;
     build_tensors(m);
     return m;

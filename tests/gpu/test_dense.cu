@@ -54,30 +54,10 @@ static uint32_t f32_bits(float f)
     return u;
 }
 
-static uint16_t f16_bits(float f)
-{
-    __half h = __float2half_rn(f);
-    uint16_t u;
-    memcpy(&u, &h, 2);
-    return u;
-}
-
 static int64_t src_row(int64_t r, int64_t rows, zbk_row_order order)
 {
     if (order == ZBK_ROWS_DEINTERLEAVE) return r < rows / 2 ? 2 * r : 2 * (r - rows / 2) + 1;
     return r;
-}
-
-/* Expected bits of one destination element of dtype dst from f32 v. */
-static void put_expected(std::vector<uint8_t> &out, int64_t i, zb_dtype dst, float v)
-{
-    if (dst == ZB_DTYPE_F32) {
-        uint32_t u = f32_bits(v);
-        memcpy(&out[i * 4], &u, 4);
-    } else {
-        uint16_t u = zbk_f2h(v);
-        memcpy(&out[i * 2], &u, 2);
-    }
 }
 
 static int count_mismatch(const std::vector<uint8_t> &got, const std::vector<uint8_t> &want, size_t es,
@@ -127,7 +107,7 @@ static void test_synth()
                     for (int64_t r = 0; r < sh.rows; r++)
                         for (int64_t c = 0; c < sh.cols; c++) {
                             float v = zb_synth_value(&s, (uint64_t)(src_row(r, sh.rows, sh.order) * sh.cols + c));
-                            put_expected(want, r * sh.cols + c, dst, zb_round_to_dtype(v, src));
+                            put_as(want, r * sh.cols + c, dst, zb_round_to_dtype(v, src));
                         }
                     int64_t first;
                     const int bad = count_mismatch(d.download(), want, es, &first);
@@ -189,14 +169,7 @@ static void test_convert()
                  * subnormals, bf16 ties */
                 if (n > 4) vals[1] = 1e5f, vals[2] = 3e-6f, vals[3] = 1.00390625f;
                 std::vector<uint8_t> host(n * zb_dtype_size(src));
-                for (int64_t i = 0; i < n; i++) {
-                    if (src == ZB_DTYPE_F32) {
-                        memcpy(&host[i * 4], &vals[i], 4);
-                    } else {
-                        uint16_t u = src == ZB_DTYPE_F16 ? f16_bits(vals[i]) : zb_f32_to_bf16(vals[i]);
-                        memcpy(&host[i * 2], &u, 2);
-                    }
-                }
+                for (int64_t i = 0; i < n; i++) put_as(host, i, src, vals[i]);
                 /* the reference's own decoding of a checkpoint tensor */
                 zb_tensor t;
                 memset(&t, 0, sizeof t);
@@ -210,7 +183,7 @@ static void test_convert()
                 std::vector<uint8_t> want(n * zb_dtype_size(dst));
                 for (int64_t r = 0; r < sh.rows; r++)
                     for (int64_t c = 0; c < sh.cols; c++)
-                        put_expected(want, r * sh.cols + c, dst, dec[src_row(r, sh.rows, sh.order) * sh.cols + c]);
+                        put_as(want, r * sh.cols + c, dst, dec[src_row(r, sh.rows, sh.order) * sh.cols + c]);
 
                 /* finite values that the destination cannot hold (1e5 in f16) */
                 unsigned long long want_over = 0;

@@ -174,13 +174,7 @@ static void out_of_range_weight(const zb_plugin_api *gpu)
     for (size_t k = 0; k < m.tensors.size() && !planted; k++) {
         zb_tensor &t = m.tensors[k];
         if (t.role != ZB_W_IN_PROJ || t.dtype == ZB_DTYPE_F16) continue; /* f16 cannot hold 1e6 either */
-        const float big = 1e6f;
-        if (t.dtype == ZB_DTYPE_F32) {
-            memcpy(m.host[k].data(), &big, 4);
-        } else {
-            const uint16_t b = zb_f32_to_bf16(big);
-            memcpy(m.host[k].data(), &b, 2);
-        }
+        put_as(m.host[k], 0, t.dtype, 1e6f);
         planted = true;
     }
     TEST_CHECK(planted, "no f32/bf16 in_proj tensor in %s", m.name.c_str());
