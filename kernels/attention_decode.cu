@@ -116,6 +116,7 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
      * for one head, fewer where each key costs more registers of math */
     constexpr int U0 = 8 / (CPL * (GT >= 4 ? GT / 2 : 1)), U = U0 > 2 ? U0 : 2;
     extern __shared__ __align__(16) float sm[];
+    zbk_pdl_begin(); /* q, the cache and the position come from the kernels before */
     int klo = p.klo, L = p.L;
     if (p.pos_dev) {
         const int pos = *p.pos_dev;
@@ -327,7 +328,7 @@ __global__ void __launch_bounds__(kThreads) decode_combine_kernel(const float2 *
                                                                    int hd, int nch, const int32_t *pos_dev,
                                                                    int window, int ch)
 {
-    zbk_pdl_trigger(); /* the o projection may start streaming its weights */
+    zbk_pdl_begin(); /* the o projection may start streaming its weights */
     extern __shared__ float wsm[]; /* [nch] weights, then 32 scratch */
     float *scratch = wsm + nch;
     const int stride = nch; /* partials are laid out for the planned count */
@@ -365,6 +366,7 @@ __global__ void __launch_bounds__(kThreads) generic_attn_kernel(const zbk_half *
                                                                  int pos0, const int32_t *pos_dev, int nh, int nkv,
                                                                  int hd, int slots, int window, float sl2)
 {
+    zbk_pdl_begin();
     if (pos_dev) pos0 = *pos_dev; /* decode (T == 1) at the device's position */
     constexpr int RND = 256;
     extern __shared__ float gsm[];
@@ -434,8 +436,7 @@ cudaError_t launch_chunks(const DecodeParams &p, int batch, size_t smem, cudaStr
         if (e != cudaSuccess) return e;
     }
     const dim3 grid((unsigned)p.nch, (unsigned)(p.nkv * p.nsub), (unsigned)batch);
-    decode_chunk_kernel<GT, CPL><<<grid, kThreads, smem, stream>>>(p);
-    return cudaGetLastError();
+    return zbk_launch_pdl(decode_chunk_kernel<GT, CPL>, grid, kThreads, smem, stream, p);
 }
 
 } // namespace
@@ -452,10 +453,8 @@ cudaError_t generic_launch(const zbk_attention_args *a, cudaStream_t stream)
         if (e != cudaSuccess) return e;
     }
     const dim3 grid((unsigned)a->T, (unsigned)a->nh, (unsigned)a->batch);
-    generic_attn_kernel<<<grid, kThreads, smem, stream>>>(a->q, a->kc, a->vc, a->out, a->T, a->pos0, a->pos_dev,
-                                                          a->nh, a->nkv, a->hd, a->slots, a->window,
-                                                          a->scale * kLog2e);
-    return cudaGetLastError();
+    return zbk_launch_pdl(generic_attn_kernel, grid, kThreads, smem, stream, a->q, a->kc, a->vc, a->out, a->T,
+                          a->pos0, a->pos_dev, a->nh, a->nkv, a->hd, a->slots, a->window, a->scale * kLog2e);
 }
 
 cudaError_t decode_launch(const zbk_attention_args *a, cudaStream_t stream)
@@ -526,9 +525,8 @@ cudaError_t decode_launch(const zbk_attention_args *a, cudaStream_t stream)
     }
     if (e != cudaSuccess || p.nch == 1) return e;
     const size_t csmem = (size_t)(p.nch + 32) * sizeof(float);
-    decode_combine_kernel<<<(unsigned)(a->batch * a->nh), kThreads, csmem, stream>>>(
-        p.pml, p.po, a->out, hd, p.nch, a->pos_dev, a->window, p.ch);
-    return cudaGetLastError();
+    return zbk_launch_pdl(decode_combine_kernel, (unsigned)(a->batch * a->nh), kThreads, csmem, stream, p.pml, p.po,
+                          a->out, hd, p.nch, a->pos_dev, a->window, p.ch);
 }
 
 } // namespace zbattn

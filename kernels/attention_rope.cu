@@ -53,6 +53,7 @@ __global__ void __launch_bounds__(1024) rope_store_kernel(const zbk_half *__rest
 {
     extern __shared__ float cs[]; /* [half] cos, then [half] sin */
     const int row = blockIdx.x;   /* b * T + t */
+    zbk_pdl_begin();
     if (pos_dev) pos0 = *pos_dev;
     const int b = row / T, t = row - b * T, pos = pos0 + t;
     const int half = hd / 2;
@@ -153,11 +154,6 @@ extern "C" cudaError_t zbk_rope_store_kv(const zbk_half *qkv, int batch, int T, 
     int threads = 128;
     if ((int64_t)batch * T <= 256) threads = items >= 1024 ? 1024 : (int)((items + 31) / 32 * 32);
     if (threads < 128) threads = 128; /* the cos/sin table wants a few threads too */
-    if (vec)
-        rope_store_kernel<true><<<grid, threads, smem, stream>>>(qkv, T, pos0, pos_dev, nh, nkv, hd, inv_freq, q_out,
-                                                                 kc, vc, slots);
-    else
-        rope_store_kernel<false><<<grid, threads, smem, stream>>>(qkv, T, pos0, pos_dev, nh, nkv, hd, inv_freq, q_out,
-                                                                  kc, vc, slots);
-    return cudaGetLastError();
+    return zbk_launch_pdl(vec ? rope_store_kernel<true> : rope_store_kernel<false>, grid, threads, smem, stream, qkv,
+                          T, pos0, pos_dev, nh, nkv, hd, inv_freq, q_out, kc, vc, slots);
 }

@@ -25,6 +25,7 @@ template <bool VEC>
 __global__ void embed_kernel(const int32_t *__restrict__ tokens, int rows, const zbk_half *__restrict__ table,
                              int hidden, float *__restrict__ resid, zbk_half *__restrict__ emb)
 {
+    zbk_pdl_begin();
     for (int r = blockIdx.y; r < rows; r += gridDim.y) {
         const zbk_half *src = table + (int64_t)tokens[r] * hidden;
         float *dr = resid + (int64_t)r * hidden;
@@ -104,7 +105,7 @@ __global__ void __launch_bounds__(1024) rmsnorm_reg_kernel(Src src, const float 
                                                            zbk_half *__restrict__ out)
 {
     __shared__ float scratch[32];
-    zbk_pdl_trigger(); /* the projection after the norm may start streaming its weights */
+    zbk_pdl_begin(); /* the projection after the norm may start streaming its weights */
     const int64_t r = blockIdx.x;
     float4 v[IPT], g[IPT];
     float ss = 0.0f;
@@ -137,6 +138,7 @@ __global__ void __launch_bounds__(256) rmsnorm_kernel(Src src, const float *__re
                                                       zbk_half *__restrict__ out)
 {
     __shared__ float scratch[32];
+    zbk_pdl_begin();
     const int64_t r = blockIdx.x;
     float ss = 0.0f;
     for (int i = threadIdx.x; i < dim; i += blockDim.x) {
@@ -163,15 +165,13 @@ cudaError_t launch_rmsnorm(const Src &src, bool vec, const float *w, int rows, i
         int threads = ((n4 + ipt - 1) / ipt + 31) / 32 * 32;
         threads = threads < 32 ? 32 : threads;
         switch (ipt) {
-        case 1: rmsnorm_reg_kernel<Src, 1><<<rows, threads, 0, stream>>>(src, w, dim, eps, out); break;
-        case 2: rmsnorm_reg_kernel<Src, 2><<<rows, threads, 0, stream>>>(src, w, dim, eps, out); break;
-        case 4: rmsnorm_reg_kernel<Src, 4><<<rows, threads, 0, stream>>>(src, w, dim, eps, out); break;
-        default: rmsnorm_reg_kernel<Src, 8><<<rows, threads, 0, stream>>>(src, w, dim, eps, out); break;
+        case 1: return zbk_launch_pdl(rmsnorm_reg_kernel<Src, 1>, rows, threads, 0, stream, src, w, dim, eps, out);
+        case 2: return zbk_launch_pdl(rmsnorm_reg_kernel<Src, 2>, rows, threads, 0, stream, src, w, dim, eps, out);
+        case 4: return zbk_launch_pdl(rmsnorm_reg_kernel<Src, 4>, rows, threads, 0, stream, src, w, dim, eps, out);
+        default: return zbk_launch_pdl(rmsnorm_reg_kernel<Src, 8>, rows, threads, 0, stream, src, w, dim, eps, out);
         }
-        return ZBK_LAUNCHED();
     }
-    rmsnorm_kernel<Src><<<rows, 256, 0, stream>>>(src, w, dim, eps, out);
-    return ZBK_LAUNCHED();
+    return zbk_launch_pdl(rmsnorm_kernel<Src>, rows, 256, 0, stream, src, w, dim, eps, out);
 }
 
 /* -------------------------------------------------------------- gated act */
@@ -183,7 +183,7 @@ template <bool VEC>
 __global__ void gated_act_kernel(const zbk_half *__restrict__ gu, int rows, int inter, zb_act act,
                                  zbk_half *__restrict__ out)
 {
-    zbk_pdl_trigger(); /* the down projection may start streaming its weights */
+    zbk_pdl_begin(); /* the down projection may start streaming its weights */
     for (int r = blockIdx.y; r < rows; r += gridDim.y) {
         const zbk_half *gate = gu + (int64_t)r * 2 * inter, *up = gate + inter;
         zbk_half *o = out + (int64_t)r * inter;
@@ -226,6 +226,7 @@ __global__ void __launch_bounds__(512) argmax_kernel(const float *__restrict__ l
 {
     __shared__ float sv[32];
     __shared__ int si[32];
+    zbk_pdl_begin();
     const float *x = logits + (int64_t)blockIdx.x * vocab;
     float bv = -INFINITY;
     int bi = INT_MAX;
@@ -274,9 +275,8 @@ extern "C" cudaError_t zbk_embed(const int32_t *tokens, int rows, const zbk_half
     const int per = vec ? 8 : 1, threads = 128;
     const int bx = (hidden / per + threads - 1) / threads;
     const dim3 grid(bx, rows < 65535 ? rows : 65535);
-    if (vec) embed_kernel<true><<<grid, threads, 0, stream>>>(tokens, rows, table, hidden, resid, emb);
-    else embed_kernel<false><<<grid, threads, 0, stream>>>(tokens, rows, table, hidden, resid, emb);
-    return ZBK_LAUNCHED();
+    return vec ? zbk_launch_pdl(embed_kernel<true>, grid, threads, 0, stream, tokens, rows, table, hidden, resid, emb)
+               : zbk_launch_pdl(embed_kernel<false>, grid, threads, 0, stream, tokens, rows, table, hidden, resid, emb);
 }
 
 extern "C" cudaError_t zbk_rmsnorm(const float *x, const float *add, const float *w, int rows, int dim, float eps,
@@ -308,9 +308,8 @@ extern "C" cudaError_t zbk_gated_act(const zbk_half *gu, int rows, int inter, zb
     const int per = vec ? 8 : 1, threads = 256;
     const int bx = (inter / per + threads - 1) / threads;
     const dim3 grid(bx, rows < 65535 ? rows : 65535);
-    if (vec) gated_act_kernel<true><<<grid, threads, 0, stream>>>(gu, rows, inter, act, out);
-    else gated_act_kernel<false><<<grid, threads, 0, stream>>>(gu, rows, inter, act, out);
-    return ZBK_LAUNCHED();
+    return vec ? zbk_launch_pdl(gated_act_kernel<true>, grid, threads, 0, stream, gu, rows, inter, act, out)
+               : zbk_launch_pdl(gated_act_kernel<false>, grid, threads, 0, stream, gu, rows, inter, act, out);
 }
 
 extern "C" cudaError_t zbk_argmax(const float *logits, int batch, int vocab, int32_t *out, cudaStream_t stream)
@@ -318,7 +317,6 @@ extern "C" cudaError_t zbk_argmax(const float *logits, int batch, int vocab, int
     if (batch < 0 || vocab <= 0) return cudaErrorInvalidValue;
     if (batch == 0) return cudaSuccess;
     const bool vec = vocab % 4 == 0 && aligned(logits, 16);
-    if (vec) argmax_kernel<true><<<batch, 512, 0, stream>>>(logits, vocab, out);
-    else argmax_kernel<false><<<batch, 512, 0, stream>>>(logits, vocab, out);
-    return ZBK_LAUNCHED();
+    return vec ? zbk_launch_pdl(argmax_kernel<true>, batch, 512, 0, stream, logits, vocab, out)
+               : zbk_launch_pdl(argmax_kernel<false>, batch, 512, 0, stream, logits, vocab, out);
 }

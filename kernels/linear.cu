@@ -18,7 +18,10 @@
  *  - a block owns 16*MT outputs and its warps split K; each warp walks U
  *    consecutive k-steps per iteration, so it issues 2*MT*U independent
  *    16-byte W loads before the first mma and reads whole 128-byte lines;
- *  - warps' partial sums meet once in shared memory at the end.
+ *  - warps' partial sums meet once in shared memory at the end;
+ *  - it is a programmatic dependent of the kernel before it: the first
+ *    wave's blocks prefetch 12 MB of W into L2 while that kernel (a norm,
+ *    the Mamba step, attention) still runs, and only then wait for x.
  *  x (rows x in 16-bit, at most 8 x 14848 x 2 = 237 KB) is read through L1/L2;
  *  per block it is rows/(16*MT) of the W bytes.
  *
@@ -59,6 +62,8 @@ struct GemvArgs {
     const float *bias;
     int rows, in, out;
     int y_f32, accumulate;
+    int pf_bytes;  /* bytes at the start of each W row prefetched into L2 before the wait */
+    int pf_blocks; /* blocks (linear index) that prefetch: the first wave */
 };
 
 /* 16-byte loads. W streams through once: no L1 allocation, and a 256-byte
@@ -140,11 +145,22 @@ template <int U, int MT, bool VEC> __global__ void __launch_bounds__(512) gemv_k
             wrow[mt][h] = p.w + bat * p.sw + (int64_t)o * p.ldw + 8 * c;
         }
     /* Launched as a programmatic dependent: let the next kernel's blocks
-     * be scheduled, prefetch this block's first W lines into L2 while the
-     * kernel that wrote x (and, accumulating, y) finishes, then wait for
-     * it. This hides the GEMV's ramp-up behind the previous kernel's tail. */
+     * be scheduled, prefetch W into L2 while the kernel that wrote x (and,
+     * accumulating, y) finishes, then wait for it. This hides the GEMV's
+     * ramp-up behind the previous kernel, which in decode is a small
+     * latency-bound one (norm, Mamba step, attention, activation) that
+     * leaves the memory system idle. Only the first wave's blocks are
+     * resident before the wait, so only they prefetch: one bulk copy per
+     * row of its first pf_bytes (see launch_gemv for the amount). */
     zbk_pdl_trigger();
-    {
+    if (VEC) {
+        const int64_t lin = blockIdx.x + (int64_t)gridDim.x * (blockIdx.y + (int64_t)gridDim.y * blockIdx.z);
+        if (threadIdx.x < 16 * MT && lin < p.pf_blocks && p.pf_bytes > 0) {
+            const int o = min(o0 + (int)threadIdx.x, p.out - 1);
+            const zbk_half *row = p.w + bat * p.sw + (int64_t)o * p.ldw;
+            asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(row), "r"(p.pf_bytes) : "memory");
+        }
+    } else { /* rows not 16-byte aligned: the first line of each warp's first steps */
         const int ks0 = warp * U;
 #pragma unroll
         for (int u = 0; u < U; u++) {
@@ -247,6 +263,11 @@ constexpr int kGemvVariants = (int)(sizeof(kGemvCfgs) / sizeof(kGemvCfgs[0]));
 
 bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
+/* Weight bytes a decode GEMV prefetches into L2 before its input is ready:
+ * about what the copy bandwidth moves in the 4 us of a short predecessor,
+ * and a quarter of the H100's 50 MB L2. */
+constexpr int64_t kGemvPrefetchBytes = 12LL << 20;
+
 /* A launch as a programmatic dependent of the previous kernel in the
  * stream (see zbk_pdl_trigger). */
 cudaError_t launch_pdl(void (*kernel)(GemvArgs), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
@@ -293,6 +314,17 @@ cudaError_t launch_gemv(const zb_linear_args *a, int variant, int sm_count, cuda
     }
     const size_t smem = (size_t)nw * mt * 4 * 32 * sizeof(float);
     const dim3 block(32 * nw);
+    /* Prefetch before the wait: kGemvPrefetchBytes in all, spread over the
+     * rows of the first wave (2 blocks of 8 warps per SM at 92 registers).
+     * The H100 sweep (docs/PERF.md): 8-16 MB gain 1.5-2.5% of a decode
+     * step over the first lines only, 32 MB gains less, and prefetching
+     * every block's rows (later waves included) costs 5-8%: those blocks
+     * start after the wait, so their prefetch only doubles the requests. */
+    const int64_t first = blocks < 2LL * sm_count ? blocks : 2LL * sm_count;
+    int64_t per_row = kGemvPrefetchBytes / (first * 16 * mt);
+    if (per_row > (int64_t)p.in * 2) per_row = (int64_t)p.in * 2;
+    p.pf_bytes = (int)(per_row & ~(int64_t)15);
+    p.pf_blocks = (int)first;
     if (!vec) return launch_pdl(gemv_kernel<4, 1, false>, grid, block, smem, stream, p);
     switch (variant) {
     case 1: return launch_pdl(gemv_kernel<2, 1, true>, grid, block, smem, stream, p);

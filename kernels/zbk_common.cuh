@@ -13,6 +13,8 @@
  *  - zbk_grid_1d: a grid size for grid-stride loops.
  *  - ZBK_LAUNCHED(): the cudaError_t a zbk_* function returns after a
  *    launch (cudaGetLastError, which also clears a launch error).
+ *  - zbk_launch_dependent / zbk_launch_pdl, zbk_pdl_trigger / zbk_pdl_wait
+ *    / zbk_pdl_begin: programmatic dependent launch (below).
  */
 #ifndef ZBK_COMMON_CUH
 #define ZBK_COMMON_CUH
@@ -26,11 +28,13 @@
 
 #define ZBK_LAUNCHED() cudaGetLastError()
 
-/* Programmatic dependent launch (sm_90). A kernel that feeds a decode GEMV
- * calls zbk_pdl_trigger() on entry: the GEMV's blocks may then be
- * scheduled before it ends, and they prefetch weights (which no kernel
- * writes) until zbk_pdl_wait() returns, i.e. until this grid has finished
- * and its writes are visible. Both are no-ops for kernels launched without
+/* Programmatic dependent launch (sm_90). Every kernel of a decode step is
+ * launched as a programmatic dependent of the one before it. A kernel calls
+ * zbk_pdl_trigger() once the next one may be scheduled; that one's blocks
+ * then become resident before this grid ends and do whatever does not
+ * depend on it (a GEMV prefetches weights, which no kernel writes) until
+ * zbk_pdl_wait() returns, i.e. until the previous grid has finished and its
+ * writes are visible. Both are no-ops for kernels launched without
  * cudaLaunchAttributeProgrammaticStreamSerialization. */
 __device__ __forceinline__ void zbk_pdl_trigger() { asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory"); }
 __device__ __forceinline__ void zbk_pdl_wait() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
@@ -59,6 +63,33 @@ cudaError_t zbk_launch_dependent(cudaLaunchConfig_t cfg, void (*kernel)(Params..
         e = cudaLaunchKernelEx(&cfg, kernel, args...);
     }
     return e != cudaSuccess ? e : cudaGetLastError();
+}
+
+/* kernel<<<grid, block, smem, stream>>>(args...) as a programmatic dependent
+ * of the stream's previous kernel. The small kernels of a decode step (norms,
+ * RoPE, attention, activation, argmax) are launched this way and begin with
+ * zbk_pdl_wait() then zbk_pdl_trigger(): their blocks are resident before
+ * the kernel ahead of them ends, so the step loses no launch latency there,
+ * and the projection after them may prefetch its weights while they run.
+ * They trigger only after their wait, so at most one grid waits ahead of
+ * the one that runs (no chain of idle blocks holding SM slots). */
+template <typename... Params, typename... Args>
+cudaError_t zbk_launch_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                           Args... args)
+{
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    return zbk_launch_dependent(cfg, kernel, args...);
+}
+
+/* The first statement of a kernel launched by zbk_launch_pdl. */
+__device__ __forceinline__ void zbk_pdl_begin()
+{
+    zbk_pdl_wait();
+    zbk_pdl_trigger();
 }
 
 #ifdef ZB_HALF_BF16
