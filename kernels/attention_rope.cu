@@ -26,9 +26,6 @@
 
 namespace {
 
-
-
-
 __device__ __forceinline__ float rot_a(float a, float b, float c, float s)
 {
     return __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
@@ -38,7 +35,7 @@ __device__ __forceinline__ float rot_b(float a, float b, float c, float s)
     return __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s));
 }
 
-/* rn-even bf16 of each product, as the ABI's zb_f32_to_bf16 */
+/* each value rounded to the 16-bit format by zbk_f2h, as the reference rounds it */
 __device__ __forceinline__ uint32_t pack2(float lo, float hi)
 {
     return (uint32_t)zbk_f2h(lo) | ((uint32_t)zbk_f2h(hi) << 16);

@@ -268,19 +268,6 @@ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
  * and a quarter of the H100's 50 MB L2. */
 constexpr int64_t kGemvPrefetchBytes = 12LL << 20;
 
-/* A launch as a programmatic dependent of the previous kernel in the
- * stream (see zbk_pdl_trigger). */
-cudaError_t launch_pdl(void (*kernel)(GemvArgs), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                       const GemvArgs &p)
-{
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = grid;
-    cfg.blockDim = block;
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = stream;
-    return zbk_launch_dependent(cfg, kernel, p);
-}
-
 cudaError_t launch_gemv(const zb_linear_args *a, int variant, int sm_count, cudaStream_t stream)
 {
     const GemvCfg cfg = kGemvCfgs[variant];
@@ -325,13 +312,13 @@ cudaError_t launch_gemv(const zb_linear_args *a, int variant, int sm_count, cuda
     if (per_row > (int64_t)p.in * 2) per_row = (int64_t)p.in * 2;
     p.pf_bytes = (int)(per_row & ~(int64_t)15);
     p.pf_blocks = (int)first;
-    if (!vec) return launch_pdl(gemv_kernel<4, 1, false>, grid, block, smem, stream, p);
+    if (!vec) return zbk_launch_pdl(gemv_kernel<4, 1, false>, grid, block, smem, stream, p);
     switch (variant) {
-    case 1: return launch_pdl(gemv_kernel<2, 1, true>, grid, block, smem, stream, p);
-    case 2: return launch_pdl(gemv_kernel<8, 1, true>, grid, block, smem, stream, p);
-    case 3: return launch_pdl(gemv_kernel<4, 2, true>, grid, block, smem, stream, p);
-    case 4: return launch_pdl(gemv_kernel<2, 2, true>, grid, block, smem, stream, p);
-    default: return launch_pdl(gemv_kernel<4, 1, true>, grid, block, smem, stream, p); /* 0, 5, 6, 7 */
+    case 1: return zbk_launch_pdl(gemv_kernel<2, 1, true>, grid, block, smem, stream, p);
+    case 2: return zbk_launch_pdl(gemv_kernel<8, 1, true>, grid, block, smem, stream, p);
+    case 3: return zbk_launch_pdl(gemv_kernel<4, 2, true>, grid, block, smem, stream, p);
+    case 4: return zbk_launch_pdl(gemv_kernel<2, 2, true>, grid, block, smem, stream, p);
+    default: return zbk_launch_pdl(gemv_kernel<4, 1, true>, grid, block, smem, stream, p); /* 0, 5, 6, 7 */
     }
 }
 

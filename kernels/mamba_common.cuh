@@ -10,7 +10,7 @@
  *  - mamba_gate_act: act(z) for the output gate; SiLU with two MUFU ops.
  *  - mamba_conv_out: the causal depthwise conv of one channel, summed in the
  *    same order everywhere (prefill and decode give the same bits).
- *  - cp.async and grid-dependency (programmatic dependent launch) wrappers.
+ *  - cp.async wrappers (programmatic dependent launch: zbk_pdl_* in zbk_common.cuh).
  */
 #ifndef MAMBA_COMMON_CUH
 #define MAMBA_COMMON_CUH
@@ -128,16 +128,6 @@ template <int N> __device__ __forceinline__ void mamba_cp_async_wait()
 {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
-
-/* ------------------------------------------- programmatic dependent launch */
-
-/* Waits until the grids this one depends on have completed and their
- * writes are visible (a no-op when launched without the PDL attribute). */
-__device__ __forceinline__ void mamba_grid_dep_wait() { asm volatile("griddepcontrol.wait;\n" ::: "memory"); }
-
-/* Lets the next grid in the stream (launched with the PDL attribute) start
- * its independent prologue now. */
-__device__ __forceinline__ void mamba_grid_dep_launch() { asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory"); }
 
 /* Transposing warp reduction over lanes that differ in the bits of `span`
  * (span a power of two <= 16, the group being lanes l .. l + 2*span - 1

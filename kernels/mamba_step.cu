@@ -174,12 +174,12 @@ __global__ void __launch_bounds__(kWarps1 * 32, 2) xproj_kernel(const StepP p)
         if (qb == q0) {
             /* Launched as a programmatic dependent of in_proj: the first
              * x_proj loads above are in flight; xz is in_proj's output. */
-            mamba_grid_dep_wait();
+            zbk_pdl_wait();
             /* Only now may kernel 2 start its prologue: it reads xz and the
              * states, which are final once in_proj (and everything before
              * it) has finished. Triggering before this wait let kernel 2
              * read xz while in_proj still wrote it (test_mamba caught it). */
-            mamba_grid_dep_launch();
+            zbk_pdl_trigger();
             /* conv + act of this block's channels, all its sequences;
              * chunk tails past the head's end are zero. Two items' loads
              * are issued before any is used. */
@@ -245,7 +245,7 @@ template <int NB, int NPL>
 __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP p)
 {
     extern __shared__ __align__(16) float sm2[]; /* par of the block's heads */
-    mamba_grid_dep_launch(); /* out_proj may start streaming its weights */
+    zbk_pdl_trigger(); /* out_proj may start streaming its weights */
     const int tid = threadIdx.x, lane = tid & 31;
     const int wg = blockIdx.x * kWarps2 + (tid >> 5);
     const int b0 = blockIdx.y * kBG, nb = min(NB, p.batch - b0);
@@ -291,7 +291,7 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
         cu = conv_u(p, cin);
     }
 
-    mamba_grid_dep_wait(); /* kernel 1 done: par written, conv state free */
+    zbk_pdl_wait(); /* kernel 1 done: par written, conv state free */
 
     /* the (dt_raw, B, C) vectors of the block's heads, into shared memory
      * in one pass (or read in place when they would not fit) */

@@ -66,13 +66,15 @@ cudaError_t zbk_launch_dependent(cudaLaunchConfig_t cfg, void (*kernel)(Params..
 }
 
 /* kernel<<<grid, block, smem, stream>>>(args...) as a programmatic dependent
- * of the stream's previous kernel. The small kernels of a decode step (norms,
- * RoPE, attention, activation, argmax) are launched this way and begin with
- * zbk_pdl_wait() then zbk_pdl_trigger(): their blocks are resident before
- * the kernel ahead of them ends, so the step loses no launch latency there,
- * and the projection after them may prefetch its weights while they run.
- * They trigger only after their wait, so at most one grid waits ahead of
- * the one that runs (no chain of idle blocks holding SM slots). */
+ * of the stream's previous kernel. The decode GEMV is launched this way
+ * (it triggers at once and prefetches weights before its wait), and so are
+ * the small kernels of a decode step (norms, RoPE, attention, activation,
+ * argmax), which begin with zbk_pdl_wait() then zbk_pdl_trigger(): their
+ * blocks are resident before the kernel ahead of them ends, so the step
+ * loses no launch latency there, and the projection after them may
+ * prefetch its weights while they run. They trigger only after their wait,
+ * so at most one grid waits ahead of the one that runs (no chain of idle
+ * blocks holding SM slots). */
 template <typename... Params, typename... Args>
 cudaError_t zbk_launch_pdl(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
                            Args... args)
