@@ -75,8 +75,14 @@ $(error ZB_HALF must be f16 or bf16, not '$(ZB_HALF)')
 endif
 ifneq ($(NVCC),)
 CUDA_ARCH   ?= -gencode=arch=compute_90,code=sm_90
-NVCC_FLAGS  := -std=c++17 -O3 $(CUDA_ARCH) -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror \
+# the kernels that use wgmma need the architecture-specific target (sm_90a,
+# whose code runs on compute capability 9.0 only; their launchers check)
+CUDA_ARCH_WGMMA ?= -gencode=arch=compute_90a,code=sm_90a
+NVCC_BASE   := -std=c++17 -O3 -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror \
                -Werror all-warnings -lineinfo -Iplugins -Ireference -Ikernels -Itests/gpu $(ZB_HALF_DEF)
+NVCC_FLAGS  := $(NVCC_BASE) $(CUDA_ARCH)
+WGMMA_OBJ   := $(BUILD)/cuda/kernels/attention_wgmma.o
+$(WGMMA_OBJ): NVCC_FLAGS := $(NVCC_BASE) $(CUDA_ARCH_WGMMA)
 CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
 KERNEL_SRC  := $(wildcard kernels/*.cu)
 KERNEL_OBJ  := $(KERNEL_SRC:%.cu=$(BUILD)/cuda/%.o)

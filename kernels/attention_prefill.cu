@@ -27,7 +27,8 @@
  * slots == window a chunk therefore cannot start past the window (that needs
  * slots >= window + T - 1); T > slots never fits.
  *
- * Two kernels:
+ * Kernels (the wgmma kernels of attention_wgmma.cu, same contract, are
+ * reached only through the forced variant 5 until they are measured):
  *  - rows kernel (head_dim <= 128): each warp owns 16*MT query rows
  *    outright, so S, P and O stay in registers (P is re-packed from the S
  *    accumulators as the A operand of P V, no shared-memory round trip).
@@ -66,37 +67,11 @@
 
 #include <math.h>
 
-#include "attention_common.cuh"
+#include "attention_prefill.cuh"
 
 namespace {
 
 using namespace zbattn;
-
-struct PrefillParams {
-    const zbk_half *q, *kc, *vc;
-    zbk_half *out;
-    int T, pos0, nh, nkv, hd, slots, window;
-    float sl2; /* scale * log2(e) */
-    int vec16; /* 16-byte copies allowed */
-};
-
-/* Copies 16 bytes (8 columns starting at col) of a row into shared memory,
- * zeros where the row is invalid or past hd. */
-template <bool VEC>
-__device__ __forceinline__ void copy_chunk(uint32_t dst, const zbk_half *row, int col, bool rv, int hd)
-{
-    if (VEC) {
-        const bool v = rv && col < hd;
-        cp_async16(dst, v ? row + col : row, v ? 16 : 0);
-    } else {
-#pragma unroll
-        for (int w = 0; w < 4; w++) {
-            const int c = col + 2 * w;
-            const bool v = rv && c < hd;
-            cp_async4(dst + 4 * w, v ? row + c : row, v ? 4 : 0);
-        }
-    }
-}
 
 /* Tile copies: a row of DP/8 16-byte chunks is taken by LPR lanes (a power
  * of two, each lane CPL chunks), a warp takes 32/LPR rows per pass; the
@@ -158,44 +133,6 @@ __device__ __forceinline__ void load_kv(uint32_t sK, uint32_t sV, const zbk_half
             }
         }
     }
-}
-
-/* Per-block geometry shared by both kernels. */
-struct BlockGeom {
-    int b, h, kvh, t0, P0, P1, klo, jstart, ntiles, kslot0;
-    const zbk_half *kbase, *vbase;
-    size_t rowstride;
-};
-
-template <int BM, int BN> __device__ __forceinline__ BlockGeom block_geom(const PrefillParams &p)
-{
-    BlockGeom g;
-    g.b = (int)blockIdx.x / p.nh;
-    g.h = (int)blockIdx.x - g.b * p.nh;
-    g.kvh = g.h / (p.nh / p.nkv);
-    g.t0 = ((int)gridDim.y - 1 - (int)blockIdx.y) * BM;
-    g.P0 = p.pos0 + g.t0;
-    g.P1 = p.pos0 + min(g.t0 + BM, p.T) - 1;
-    g.klo = p.window > 0 ? max(0, g.P0 - p.window + 1) : 0;
-    g.jstart = g.klo / BN * BN;
-    g.ntiles = (g.P1 - g.jstart) / BN + 1;
-    g.kslot0 = g.klo % p.slots;
-    g.rowstride = (size_t)p.nkv * p.hd;
-    const size_t base = (size_t)g.b * p.slots * g.rowstride + (size_t)g.kvh * p.hd;
-    g.kbase = p.kc + base;
-    g.vbase = p.vc + base;
-    return g;
-}
-
-/* Does key tile j0 need a mask for query rows P0..P1? */
-template <int BN> __device__ __forceinline__ bool tile_needs_mask(int j0, int P0, int P1, int window)
-{
-    return j0 + BN - 1 > P0 || (window > 0 && j0 < P1 - window + 1);
-}
-
-__device__ __forceinline__ bool key_masked(int key, int qpos, int window)
-{
-    return key > qpos || (window > 0 && key <= qpos - window);
 }
 
 /* ------------------------------------------------------------ rows kernel */
@@ -616,33 +553,18 @@ __global__ void __launch_bounds__(256, 1) attn_split_kernel(PrefillParams p)
 
 /* ----------------------------------------------------------------- host */
 
-template <typename Kern>
-cudaError_t launch(Kern kern, int bm, int nthr, size_t smem, const zbk_attention_args *a, const PrefillParams &p,
-                   cudaStream_t stream)
-{
-    if (smem > 48 * 1024) {
-        const cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess) return e;
-    }
-    const int nrb = (a->T + bm - 1) / bm;
-    if (nrb > 65535 || (int64_t)a->batch * a->nh > 0x7fffffff) return cudaErrorInvalidValue;
-    const dim3 grid((unsigned)(a->batch * a->nh), (unsigned)nrb);
-    kern<<<grid, nthr, smem, stream>>>(p);
-    return cudaGetLastError();
-}
-
 template <int DP, int MT, int NW, bool VEC>
 cudaError_t launch_rows(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t s)
 {
     using C = RowsCfg<DP, MT, NW, 64>;
-    return launch(attn_rows_kernel<DP, MT, NW, 64, VEC>, C::BM, C::NTHR, C::SMEM, a, p, s);
+    return launch_prefill(attn_rows_kernel<DP, MT, NW, 64, VEC>, C::BM, C::NTHR, C::SMEM, a, p, s);
 }
 
 template <int DP, bool VEC, bool G4 = false>
 cudaError_t launch_split(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t s)
 {
     using C = SplitCfg<DP>;
-    return launch(attn_split_kernel<DP, VEC, G4>, C::BM, C::NTHR, C::SMEM, a, p, s);
+    return launch_prefill(attn_split_kernel<DP, VEC, G4>, C::BM, C::NTHR, C::SMEM, a, p, s);
 }
 
 bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
@@ -711,6 +633,7 @@ cudaError_t prefill(const zbk_attention_args *a, int variant, cudaStream_t s)
     case 4:
         if (hd <= 464 && p.vec16) return launch_split<464, true, true>(a, p, s);
         return cudaErrorInvalidValue;
+    case 5: return wgmma_prefill_launch(a, p, s);
     }
     return cudaErrorInvalidValue;
 }

@@ -415,11 +415,33 @@ void profile_once()
     }
 }
 
+/* Does this device run the sm_90a (wgmma) kernel? */
+bool is_sm90()
+{
+    int dev = 0, major = 0, minor = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+    return major == 9 && minor == 0;
+}
+
+/* The value after option `name`, or -1. */
+int int_arg(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name)) return atoi(argv[i + 1]);
+    return -1;
+}
+
 } // namespace
 
 /* --bench: the checks, then the timings; --bench-only: timings alone;
  * --profile: one launch of the two large prefill shapes (for ncu);
- * --small: a few small checks, one per kernel (for compute-sanitizer). */
+ * --small: a few small checks, one per kernel (for compute-sanitizer);
+ * --variant V: every prefill case variant V can run, through variant V
+ * (a kernel under development; stops at the first failure); for V = 5
+ * with --bench, then the large prefill shapes timed with the default and
+ * with the wgmma kernels. */
 int main(int argc, char **argv)
 {
     if (!gpu_available("test_attention")) return 0;
@@ -477,6 +499,31 @@ int main(int argc, char **argv)
         {"dec ctx3000 cap16384", 2, 1, 2999, 32, 8, 128, 0, 16384, true},
     };
     uint64_t seed = 1;
+    const int only = int_arg(argc, argv, "--variant");
+    if (only >= 0) {
+        if (only == 5 && !is_sm90()) {
+            printf("SKIP test_attention --variant 5: the wgmma kernels need compute capability 9.0\n");
+            return 0;
+        }
+        for (const Case &c : cases) {
+            if (c.T < 2) continue;
+            const bool wide = ((c.hd > 256 && c.hd <= 464) || (c.hd > 96 && c.hd <= 128)) && c.hd % 8 == 0;
+            if (only == 5 && !wide) continue;
+            if ((only == 1 || only == 2) && (c.hd > 128 || c.hd % 8)) continue;
+            if (only == 4 && (c.hd > 464 || c.hd % 8)) continue;
+            run_case(c, seed++, only);
+        }
+        printf("test_attention --variant %d: all passed\n", only);
+        if (only == 5 && want_bench(argc, argv))
+            for (int T : {2048, 16384}) {
+                for (int v : {0, only}) {
+                    bench_prefill("attn_prefill llama", T, 32, 32, 128, 0, v);
+                    bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, v);
+                }
+                bench_prefill("attn_prefill mistral", T, 32, 8, 128, 4096, only);
+            }
+        return 0;
+    }
     if (has_arg(argc, argv, "--small")) {
         /* one small case per kernel, for compute-sanitizer */
         for (const char *name : {"hd128 batch3 chunk", "hd464 batch3 chunk", "hd50 4-byte rows", "hd500 split512",
@@ -521,6 +568,7 @@ int main(int argc, char **argv)
         bench_prefill("attn_prefill llama", T, 32, 32, 128, 0, 2);
         bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, 0);
         bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, 2);
+        bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, 4);
     }
     bench_prefill("attn_prefill mistral", 16384, 32, 8, 128, 4096, 0);
     for (int ctx : {2048, 16384}) {

@@ -545,11 +545,33 @@ void bench()
     }
 }
 
+/* One conv and one scan of a Zamba-7B layer at T 16384, for a profiler. */
+void profile_once()
+{
+    const MShape z{"zamba7b", 1, 7424, 2, 16, 4, 232, ZB_ACT_SILU};
+    const int T = 16384, Di = z.Di;
+    HostW hw = make_weights(z, 4242);
+    DevW w(hw);
+    DevBuf<uint16_t> xz((size_t)T * 2 * Di), u((size_t)T * Di), y((size_t)T * Di), cs((size_t)Di * z.K);
+    DevBuf<float> dt((size_t)T * Di), par((size_t)T * z.nh * z.P()), ss((size_t)Di * z.N);
+    dev_fill(xz, 1, -2.0f, 2.0f), dev_fill(dt, 2, -2.0f, 1.0f), dev_fill(par, 3, -1.0f, 1.0f);
+    dev_fill(cs, 4, -1.0f, 1.0f), dev_fill(ss, 5, -1.0f, 1.0f);
+    dev_conv(z, T, xz, w, cs, u);
+    dev_scan(z, T, u.p, xz.p, dt.p, par.p, w, ss.p, y.p);
+    CUDA_CHECK(cudaDeviceSynchronize());
+}
+
 } // namespace
 
+/* --bench: timings of the Zamba-7B shapes; --profile: one conv and one scan
+ * at T 16384 (for ncu); --quick: the small shapes (for compute-sanitizer). */
 int main(int argc, char **argv)
 {
     if (!gpu_available("test_mamba")) return 0;
+    if (has_arg(argc, argv, "--profile")) {
+        profile_once();
+        return 0;
+    }
     if (want_bench(argc, argv)) {
         bench();
         return 0;

@@ -1,0 +1,101 @@
+/*
+ * What the prefill attention kernels share (attention_prefill.cu's mma.sync
+ * kernels, attention_wgmma.cu's Hopper kernel): their parameters, the
+ * per-block key range and masks, the 16-byte tile copy. CUDA C++ only.
+ */
+#ifndef ZB_ATTENTION_PREFILL_CUH
+#define ZB_ATTENTION_PREFILL_CUH
+
+#include "attention_common.cuh"
+
+namespace zbattn {
+
+struct PrefillParams {
+    const zbk_half *q, *kc, *vc;
+    zbk_half *out;
+    int T, pos0, nh, nkv, hd, slots, window;
+    float sl2; /* scale * log2(e) */
+    int vec16; /* 16-byte copies allowed */
+};
+
+/* Copies 16 bytes (8 columns starting at col) of a row into shared memory,
+ * zeros where the row is invalid or past hd. */
+template <bool VEC>
+__device__ __forceinline__ void copy_chunk(uint32_t dst, const zbk_half *row, int col, bool rv, int hd)
+{
+    if (VEC) {
+        const bool v = rv && col < hd;
+        cp_async16(dst, v ? row + col : row, v ? 16 : 0);
+    } else {
+#pragma unroll
+        for (int w = 0; w < 4; w++) {
+            const int c = col + 2 * w;
+            const bool v = rv && c < hd;
+            cp_async4(dst + 4 * w, v ? row + c : row, v ? 4 : 0);
+        }
+    }
+}
+
+/* Per-block geometry shared by the prefill kernels. */
+struct BlockGeom {
+    int b, h, kvh, t0, P0, P1, klo, jstart, ntiles, kslot0;
+    const zbk_half *kbase, *vbase;
+    size_t rowstride;
+};
+
+template <int BM, int BN> __device__ __forceinline__ BlockGeom block_geom(const PrefillParams &p)
+{
+    BlockGeom g;
+    g.b = (int)blockIdx.x / p.nh;
+    g.h = (int)blockIdx.x - g.b * p.nh;
+    g.kvh = g.h / (p.nh / p.nkv);
+    g.t0 = ((int)gridDim.y - 1 - (int)blockIdx.y) * BM;
+    g.P0 = p.pos0 + g.t0;
+    g.P1 = p.pos0 + min(g.t0 + BM, p.T) - 1;
+    g.klo = p.window > 0 ? max(0, g.P0 - p.window + 1) : 0;
+    g.jstart = g.klo / BN * BN;
+    g.ntiles = (g.P1 - g.jstart) / BN + 1;
+    g.kslot0 = g.klo % p.slots;
+    g.rowstride = (size_t)p.nkv * p.hd;
+    const size_t base = (size_t)g.b * p.slots * g.rowstride + (size_t)g.kvh * p.hd;
+    g.kbase = p.kc + base;
+    g.vbase = p.vc + base;
+    return g;
+}
+
+/* Does key tile j0 need a mask for query rows P0..P1? */
+template <int BN> __device__ __forceinline__ bool tile_needs_mask(int j0, int P0, int P1, int window)
+{
+    return j0 + BN - 1 > P0 || (window > 0 && j0 < P1 - window + 1);
+}
+
+__device__ __forceinline__ bool key_masked(int key, int qpos, int window)
+{
+    return key > qpos || (window > 0 && key <= qpos - window);
+}
+
+/* One prefill launch: grid (sequences x heads, row blocks of bm), the
+ * dynamic shared-memory limit raised where a kernel needs more than 48 KB. */
+template <typename Kern>
+cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_attention_args *a, const PrefillParams &p,
+                           cudaStream_t stream)
+{
+    if (smem > 48 * 1024) {
+        const cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess) return e;
+    }
+    const int nrb = (a->T + bm - 1) / bm;
+    if (nrb > 65535 || (int64_t)a->batch * a->nh > 0x7fffffff) return cudaErrorInvalidValue;
+    const dim3 grid((unsigned)(a->batch * a->nh), (unsigned)nrb);
+    kern<<<grid, nthr, smem, stream>>>(p);
+    return cudaGetLastError();
+}
+
+/* The Hopper (sm_90a wgmma) kernels for head_dim 97..128 and 257..464 with
+ * 16-byte rows (attention_wgmma.cu): cudaErrorInvalidValue for other shapes,
+ * cudaErrorNoKernelImageForDevice off compute capability 9.0. */
+cudaError_t wgmma_prefill_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream);
+
+} // namespace zbattn
+
+#endif

@@ -1,0 +1,618 @@
+/*
+ * Prefill attention on Hopper's warpgroup tensor-core instructions (wgmma,
+ * sm_90a): head dims 257..464 (Zamba's 464) and 97..128 (Llama, Mistral),
+ * 16-byte rows. Same contract, masks, key range and schedule as
+ * attention_prefill.cu's kernels (see the notes there); this file only
+ * changes how the two products are made and how the tiles are laid out in
+ * shared memory.
+ *
+ * STATUS: in development, reached only through the forced prefill variant 5
+ * (tests/gpu/test_attention --variant 5 checks every prefill case it
+ * accepts against the CPU reference; add --bench to time it against the
+ * default). A first version of the head-dim-464 kernel (no-swizzle layout
+ * for every operand, each 8-lane copy phase taking the same chunk of 8
+ * rows) ran on the H100 on 2026-12-06: correct (max relative error 2.6e-4
+ * on the four hd-464 cases, memcheck clean) but slower than the split
+ * kernel, 28.7 ms against 19.1 at T 16384, and S alone or P V alone took
+ * the same 28.7 ms: the copies set the time, not the tensor cores (ncu: L2
+ * at 90% of its throughput with half of its sectors excessive). This
+ * version (swizzled tiles and row-contiguous copies, below; the
+ * head-dim-128 kernel) compiles without spills or wgmma serialization but
+ * has not run yet (no device time was left).
+ *
+ * Why. The mma.sync split kernel keeps each operand's trip through
+ * registers: every m16n8k16 needs its fragments loaded by ldmatrix, and
+ * with 8 warps per SM (the 464-wide O accumulator allows no more) the
+ * schedulers find an eligible warp 31% of the time; under ncu its tensor
+ * pipes are 36% busy at T 16384. wgmma reads the operands of S = Q K^T and
+ * the B operand (V) of P V straight from shared memory, one instruction per
+ * 64 x N x 16 step, asynchronously.
+ *
+ * Block: 64 query rows of one (sequence, head), two warpgroups (256
+ * threads), one block per SM.
+ *  - warpgroup 0 makes S for all 64 keys of a tile (m64n64k16, 29 k-steps,
+ *    A = Q and B = K from shared memory), runs the online softmax in
+ *    registers, writes P (16-bit) and the rescale factors to shared memory;
+ *  - both then add P V to their part of O: warpgroup 0 columns 0..255
+ *    (m64n256k16), warpgroup 1 columns 256..463 (m64n208k16), A = P and
+ *    B = V from shared memory. The split falls on a 64-column boundary
+ *    because V is stored in 64-column swizzle atoms (below).
+ *  K and V are single-buffered as in the split kernel: V(j) loads while S(j)
+ *  is made, K(j+1) while P V(j) is; two barriers per tile.
+ *
+ * Shared-memory layout. Q, K and V use wgmma's 128-byte swizzle: a tile of
+ * 64 rows x 512 columns (464 used) is cut into atoms of 8 rows x 64 columns
+ * (1024 bytes); atom (row group rg, column atom ca) sits at (ca * 8 + rg) *
+ * 1024, row r % 8 of it at (r % 8) * 128, and its 16-byte chunk c % 8 at
+ * position (c % 8) ^ (r % 8). The swizzle is what lets both sides of a copy
+ * run at full width: 8 lanes copy one row's 128 contiguous bytes from
+ * global memory (full 32-byte sectors; the first version had 8 lanes read
+ * the same chunk of 8 rows, which doubled the L2 sectors and left L2 at 90%
+ * of its throughput) and store them to 8 different bank groups.
+ *  - Q and K enter S as K-major operands (the head dim is the reduction):
+ *    stride between 8-row groups (SBO) 1024; a k-step of 16 columns
+ *    advances the start address by 32 bytes inside an atom.
+ *  - V enters P V as an MN-major operand (the key is the reduction, the
+ *    columns are contiguous): atoms 8192 bytes apart along the columns
+ *    (LBO), 8-key groups 1024 apart (SBO).
+ *  - P (64 x 64, written by warpgroup 0's threads) uses the no-swizzle
+ *    layout: 8-row x 16-byte core matrices of 128 contiguous bytes, core
+ *    (rg, kc) at (rg * 8 + kc) * 128 (LBO 128 along the keys, SBO 1024);
+ *    a warp's stores of one column pair fill one core matrix.
+ *
+ * Ordering: cp.async and st.shared write through the generic proxy and
+ * wgmma reads through the async proxy, so every writer executes
+ * fence.proxy.async before the barrier that publishes the data. The
+ * accumulator registers are fenced (an empty asm that "modifies" them)
+ * after wgmma.wait_group, so that no read of them moves above the wait.
+ */
+#include <cuda_bf16.h>
+
+#include <math.h>
+
+#include "attention_prefill.cuh"
+
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#error "attention_wgmma.cu must be built for sm_90a (the Makefile's CUDA_ARCH_WGMMA)"
+#endif
+
+namespace zbattn {
+namespace {
+
+constexpr int kDP = 464;                       /* widest head dim */
+constexpr int kBM = 64, kBN = 64, kThreads = 256;
+constexpr int kChunks = kDP / 8;               /* 16-byte chunks of a row: 58 */
+constexpr int kKSteps = kDP / 16;              /* k-steps of Q K^T: 29 */
+constexpr int kCols0 = 256;                    /* O columns of warpgroup 0 */
+constexpr int kNT0 = kCols0 / 8, kNT1 = (kDP - kCols0) / 8; /* n8 tiles: 32, 26 */
+constexpr uint32_t kTileBytes = 64u * 512 * 2; /* Q, K or V: 8 x 8 atoms of 1024 bytes */
+constexpr uint32_t kPBytes = kBM * kBN * 2;
+constexpr size_t kSmem = 3 * (size_t)kTileBytes + kPBytes + 2 * kBM * sizeof(float);
+
+/* Byte offset of chunk c of row r in a swizzled tile of R rows. */
+template <int R> __device__ __forceinline__ uint32_t sw_off(int r, int c)
+{
+    return (uint32_t)((((c >> 3) * (R / 8) + (r >> 3)) * 1024) + (r & 7) * 128 + (((c & 7) ^ (r & 7)) * 16));
+}
+
+/* Shared-memory matrix descriptor: start address, leading and stride byte
+ * offsets (16-byte units), base offset 0, swizzle mode (0 none, 1 128-byte). */
+__device__ __forceinline__ uint64_t smem_desc(uint32_t addr, uint32_t lbo, uint32_t sbo, bool sw128)
+{
+    return (uint64_t)((addr >> 4) & 0x3FFFu) | ((uint64_t)((lbo >> 4) & 0x3FFFu) << 16) |
+           ((uint64_t)((sbo >> 4) & 0x3FFFu) << 32) | ((uint64_t)(sw128 ? 1 : 0) << 62);
+}
+
+__device__ __forceinline__ void fence_proxy_async()
+{
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void reg_fence(float (&r)[N])
+{
+#pragma unroll
+    for (int i = 0; i < N; i++) asm volatile("" : "+f"(r[i])::"memory");
+}
+
+/* S (+)= Q K^T for 64 rows x 64 keys, one k-step of 16; both operands K-major. */
+__device__ __forceinline__ void wgmma_s(float (&d)[32], uint64_t da, uint64_t db, int acc)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." ZBK_MMA_HALF " {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+                 "}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "l"(da), "l"(db), "r"(acc));
+}
+
+
+/* O += P V for 64 rows x 256 columns (warpgroup 0), one k-step of 16 keys;
+ * V enters MN-major (keys are its rows, columns contiguous): imm-trans-b 1. */
+__device__ __forceinline__ void wgmma_o256(float (&d)[128], uint64_t da, uint64_t db)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k16.f32." ZBK_MMA_HALF " {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+                 "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+                 "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+                 "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+                 "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+                 "}, %128, %129, p, 1, 1, 0, 1;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+                   "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+                   "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+                   "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+                   "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+                   "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+                   "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+                   "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+                   "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+                 : "l"(da), "l"(db), "r"(1));
+}
+
+/* The same for 64 rows x 208 columns (warpgroup 1: columns 256..463). */
+__device__ __forceinline__ void wgmma_o208(float (&d)[128], uint64_t da, uint64_t db)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %106, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n208k16.f32." ZBK_MMA_HALF " {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+                 "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+                 "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+                 "%96, %97, %98, %99, %100, %101, %102, %103"
+                 "}, %104, %105, p, 1, 1, 0, 1;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+                   "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+                   "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+                   "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+                   "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+                   "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103])
+                 : "l"(da), "l"(db), "r"(1));
+}
+
+/* S (+)= Q K^T for 64 rows x 128 keys, one k-step of 16 (head-dim-128 kernel). */
+__device__ __forceinline__ void wgmma_s128(float (&d)[64], uint64_t da, uint64_t db, int acc)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." ZBK_MMA_HALF " {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "l"(da), "l"(db), "r"(acc));
+}
+
+/* O += P V for 64 rows x 128 columns, one k-step of 16 keys, P from
+ * registers (the m16n8k16 A-fragment layout, per warp), V MN-major. */
+__device__ __forceinline__ void wgmma_o128(float (&d)[64], const uint32_t (&a)[4], uint64_t db)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." ZBK_MMA_HALF " {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+
+/* Row sources for load_tile: query rows of the block (zeros past T), and
+ * key rows j0.. of the cache ring (zeros outside klo..P1, never read). */
+__device__ __forceinline__ auto q_row_src(const PrefillParams &p, const BlockGeom &g)
+{
+    return [=](int r, bool &rv) -> const zbk_half * {
+        const int t = g.t0 + r;
+        rv = t < p.T;
+        return p.q + (rv ? ((size_t)g.b * p.T + t) * p.nh * p.hd + (size_t)g.h * p.hd : 0);
+    };
+}
+__device__ __forceinline__ auto kv_row_src(const PrefillParams &p, const BlockGeom &g, const zbk_half *base, int j0)
+{
+    const int klo = g.klo, P1 = g.P1, kslot0 = g.kslot0, slots = p.slots;
+    const size_t stride = g.rowstride;
+    return [=](int r, bool &rv) -> const zbk_half * {
+        const int j = j0 + r;
+        rv = j >= klo && j <= P1;
+        int slot = kslot0 + (j - klo);
+        if (slot >= slots) slot -= slots;
+        return base + (rv ? (size_t)slot * stride : 0);
+    };
+}
+
+/* Online softmax: folds this tile's per-lane row max mx (reduced here over
+ * the quad that shares the row) into the running max m; returns the factor
+ * that rescales the old sums and sets mb, the new max in the log2 domain
+ * (0 while the row has seen nothing, so exp2(-inf) stays 0). */
+__device__ __forceinline__ float online_max(float &m, float mx, float sl2, float &mb)
+{
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float mnew = fmaxf(m, mx);
+    mb = mnew == -INFINITY ? 0.f : mnew * sl2;
+    const float alpha = fast_exp2(m * sl2 - mb);
+    m = mnew;
+    return alpha;
+}
+
+/* A tile of 64 rows into the swizzled layout at dst. Thread t copies chunk
+ * ((t / 8) % 8) * 8 + t % 8 of rows t / 64 + 4 i: a warp takes 512
+ * contiguous bytes of one row, each 8-lane phase one 128-byte atom row
+ * (stored to 8 different bank groups by the swizzle). Chunks past 57 (columns 464..511) are never read and not
+ * written. row_src(r, valid) gives row r's source. */
+template <typename RowSrc> __device__ __forceinline__ void load_tile(uint32_t dst, int hd, RowSrc row_src)
+{
+    const int t = (int)threadIdx.x, c = ((t >> 3) & 7) * 8 + (t & 7), r0 = t >> 6;
+    if (c >= kChunks) return;
+#pragma unroll
+    for (int i = 0; i < kBM / 4; i++) {
+        const int r = r0 + 4 * i;
+        bool rv;
+        const zbk_half *src = row_src(r, rv);
+        copy_chunk<true>(dst + sw_off<kBM>(r, c), src, c * 8, rv, hd);
+    }
+}
+
+__global__ void __launch_bounds__(kThreads, 1) attn_wgmma_kernel(const PrefillParams p)
+{
+    extern __shared__ __align__(1024) unsigned char smem[];
+    const uint32_t sQ = smem_addr(smem), sK = sQ + kTileBytes, sV = sK + kTileBytes, sP = sV + kTileBytes;
+    float *alph = reinterpret_cast<float *>(smem + 3 * (size_t)kTileBytes + kPBytes); /* [kBM] */
+    float *linv = alph + kBM;                                                           /* [kBM] */
+
+    const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31;
+    const int wg = warp >> 2;                     /* warpgroup */
+    const int r0 = 16 * (warp & 3) + (lane >> 2); /* this thread's rows r0, r0 + 8 */
+    const int nt = wg == 0 ? kNT0 : kNT1, col0 = wg == 0 ? 0 : kCols0;
+    const BlockGeom g = block_geom<kBM, kBN>(p);
+
+    auto kv_rows = [&](const zbk_half *base, int j0) { return kv_row_src(p, g, base, j0); };
+    load_tile(sQ, p.hd, q_row_src(p, g));
+    load_tile(sK, p.hd, kv_rows(g.kbase, g.jstart));
+    cp_async_commit();
+
+    /* o[4 n + 2 hr + e]: row r0 + 8 hr, column col0 + 8 n + 2 (lane % 4) + e */
+    float o[4 * kNT0];
+#pragma unroll
+    for (int i = 0; i < 4 * kNT0; i++) o[i] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+
+    for (int it = 0; it < g.ntiles; it++) {
+        const int j0 = g.jstart + it * kBN;
+        cp_async_wait<0>();
+        fence_proxy_async();
+        __syncthreads(); /* K(it) (and Q) landed; P V(it-1) is done: V and P are free */
+        load_tile(sV, p.hd, kv_rows(g.vbase, j0));
+        cp_async_commit();
+
+        if (wg == 0) {
+            float s[32];
+#pragma unroll
+            for (int i = 0; i < 32; i++) s[i] = 0.f;
+            wgmma_fence();
+#pragma unroll
+            for (int ks = 0; ks < kKSteps; ks++) {
+                const uint32_t at = (uint32_t)((ks >> 2) * 8192 + (ks & 3) * 32);
+                wgmma_s(s, smem_desc(sQ + at, 16, 1024, true), smem_desc(sK + at, 16, 1024, true), ks > 0);
+            }
+            wgmma_commit();
+            wgmma_wait_all();
+            reg_fence(s);
+
+            /* s[4 n + 2 hr + e]: row r0 + 8 hr, key 8 n + 2 (lane % 4) + e */
+            if (tile_needs_mask<kBN>(j0, g.P0, g.P1, p.window)) {
+#pragma unroll
+                for (int i = 0; i < 32; i++) {
+                    const int qpos = g.P0 + r0 + 8 * ((i >> 1) & 1);
+                    const int key = j0 + 8 * (i >> 2) + 2 * (lane & 3) + (i & 1);
+                    if (key_masked(key, qpos, p.window)) s[i] = -INFINITY;
+                }
+            }
+#pragma unroll
+            for (int hr = 0; hr < 2; hr++) {
+                float mx = -INFINITY;
+#pragma unroll
+                for (int n = 0; n < 8; n++) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * hr], s[4 * n + 2 * hr + 1]));
+                float mb;
+                const float alpha = online_max(m[hr], mx, p.sl2, mb);
+                const int r = r0 + 8 * hr;
+                float rs = 0.f;
+#pragma unroll
+                for (int n = 0; n < 8; n++) {
+                    const float p0 = fast_exp2(fmaf(s[4 * n + 2 * hr], p.sl2, -mb));
+                    const float p1 = fast_exp2(fmaf(s[4 * n + 2 * hr + 1], p.sl2, -mb));
+                    rs += p0 + p1;
+                    const uint32_t at = sP + (uint32_t)(((r >> 3) * 8 + n) * 128 + (r & 7) * 16 + (lane & 3) * 4);
+                    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(at), "r"(zbk_pack_half2(p0, p1)) : "memory");
+                }
+                l[hr] = l[hr] * alpha + rs; /* this lane's keys; summed over the quad at the end */
+                if ((lane & 3) == 0) alph[r] = alpha;
+#pragma unroll
+                for (int n = 0; n < kNT0; n++) {
+                    o[4 * n + 2 * hr] *= alpha;
+                    o[4 * n + 2 * hr + 1] *= alpha;
+                }
+            }
+            fence_proxy_async(); /* P is read by wgmma next */
+        }
+        cp_async_wait<0>();
+        fence_proxy_async();
+        __syncthreads(); /* V(it), P and alpha are in place; K(it) is free */
+        if (it + 1 < g.ntiles) load_tile(sK, p.hd, kv_rows(g.kbase, j0 + kBN));
+        cp_async_commit();
+
+        if (wg == 1) {
+#pragma unroll
+            for (int hr = 0; hr < 2; hr++) {
+                const float alpha = alph[r0 + 8 * hr];
+#pragma unroll
+                for (int n = 0; n < kNT1; n++) {
+                    o[4 * n + 2 * hr] *= alpha;
+                    o[4 * n + 2 * hr + 1] *= alpha;
+                }
+            }
+        }
+        /* one whole wgmma sequence per branch: alternating the two shapes
+         * inside one loop makes ptxas serialize them */
+        if (wg == 0) {
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < kBN / 16; kk++)
+                wgmma_o256(o, smem_desc(sP + kk * 256, 128, 1024, false),
+                           smem_desc(sV + (uint32_t)(2 * kk) * 1024, 8192, 1024, true));
+            wgmma_commit();
+            wgmma_wait_all();
+        } else {
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < kBN / 16; kk++)
+                wgmma_o208(o, smem_desc(sP + kk * 256, 128, 1024, false),
+                           smem_desc(sV + (uint32_t)(kCols0 / 64 * 8 + 2 * kk) * 1024, 8192, 1024, true));
+            wgmma_commit();
+            wgmma_wait_all();
+        }
+        reg_fence(o);
+    }
+    cp_async_wait<0>(); /* nothing may be left in flight at exit (the last group is empty) */
+
+    if (wg == 0) {
+#pragma unroll
+        for (int hr = 0; hr < 2; hr++) {
+            float lt = l[hr];
+            lt += __shfl_xor_sync(0xffffffffu, lt, 1);
+            lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+            if ((lane & 3) == 0) linv[r0 + 8 * hr] = lt > 0.f ? 1.f / lt : 0.f;
+        }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int hr = 0; hr < 2; hr++) {
+        const int r = r0 + 8 * hr, t = g.t0 + r;
+        if (t >= p.T) continue;
+        const float inv = linv[r];
+        zbk_half *dst = p.out + ((size_t)g.b * p.T + t) * p.nh * p.hd + (size_t)g.h * p.hd;
+#pragma unroll
+        for (int n = 0; n < kNT0; n++) {
+            const int col = col0 + 8 * n + 2 * (lane & 3);
+            if (n < nt && col < p.hd)
+                *reinterpret_cast<uint32_t *>(dst + col) =
+                    zbk_pack_half2(o[4 * n + 2 * hr] * inv, o[4 * n + 2 * hr + 1] * inv);
+        }
+    }
+}
+
+
+/* ----------------------------------------------------- head dim 97..128 */
+
+/* Block: 128 query rows of one (sequence, head), two warpgroups of 64 rows
+ * each, independent but for the tile barrier: each makes its S (m64n128k16,
+ * 8 k-steps, Q and K from shared memory), runs the softmax in registers and
+ * adds P V with P straight from the S accumulators as the register A
+ * operand (m64n128k16, 8 k-steps, V from shared memory). Tiles of 128 keys;
+ * K and V double-buffered (Q 32 KB + 2 x 64 KB), so tile j+1 loads during
+ * all of tile j's work; one barrier per tile. Same 128-byte swizzle atoms
+ * as above (two column atoms per row). */
+constexpr int k128BM = 128, k128BN = 128;
+constexpr uint32_t k128Tile = 128u * 128 * 2;
+constexpr size_t k128Smem = 5 * (size_t)k128Tile;
+
+template <typename RowSrc> __device__ __forceinline__ void load_tile128(uint32_t dst, int hd, RowSrc row_src)
+{
+    const int t = (int)threadIdx.x, c = t & 15, r0 = t >> 4;
+#pragma unroll
+    for (int i = 0; i < k128BM / 16; i++) {
+        const int r = r0 + 16 * i;
+        bool rv;
+        const zbk_half *src = row_src(r, rv);
+        copy_chunk<true>(dst + sw_off<k128BM>(r, c), src, c * 8, rv, hd);
+    }
+}
+
+__global__ void __launch_bounds__(kThreads, 1) attn_wgmma128_kernel(const PrefillParams p)
+{
+    extern __shared__ __align__(1024) unsigned char smem[];
+    const uint32_t sQ = smem_addr(smem), sKV = sQ + k128Tile; /* buffer b: K at sKV + 2 b tile, V after it */
+
+    const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31;
+    const int wg = warp >> 2;
+    const int r0 = 64 * wg + 16 * (warp & 3) + (lane >> 2); /* this thread's rows r0, r0 + 8 */
+    const BlockGeom g = block_geom<k128BM, k128BN>(p);
+
+    auto kv_rows = [&](const zbk_half *base, int j0) { return kv_row_src(p, g, base, j0); };
+    load_tile128(sQ, p.hd, q_row_src(p, g));
+    load_tile128(sKV, p.hd, kv_rows(g.kbase, g.jstart));
+    load_tile128(sKV + k128Tile, p.hd, kv_rows(g.vbase, g.jstart));
+    cp_async_commit();
+
+    /* o[4 n + 2 hr + e]: row r0 + 8 hr, column 8 n + 2 (lane % 4) + e */
+    float o[64];
+#pragma unroll
+    for (int i = 0; i < 64; i++) o[i] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+
+    for (int it = 0; it < g.ntiles; it++) {
+        const int j0 = g.jstart + it * k128BN;
+        cp_async_wait<0>();
+        fence_proxy_async();
+        __syncthreads(); /* tile it landed; both warpgroups are done with tile it-1's buffer */
+        if (it + 1 < g.ntiles) {
+            const uint32_t nb = sKV + (uint32_t)((it + 1) & 1) * 2 * k128Tile;
+            load_tile128(nb, p.hd, kv_rows(g.kbase, j0 + k128BN));
+            load_tile128(nb + k128Tile, p.hd, kv_rows(g.vbase, j0 + k128BN));
+        }
+        cp_async_commit();
+        const uint32_t sK = sKV + (uint32_t)(it & 1) * 2 * k128Tile, sV = sK + k128Tile;
+
+        float s[64];
+#pragma unroll
+        for (int i = 0; i < 64; i++) s[i] = 0.f;
+        wgmma_fence();
+#pragma unroll
+        for (int ks = 0; ks < 8; ks++) {
+            const uint32_t at = (uint32_t)((ks >> 2) * (k128BM / 8) * 1024 + (ks & 3) * 32);
+            wgmma_s128(s, smem_desc(sQ + (uint32_t)wg * 8 * 1024 + at, 16, 1024, true),
+                       smem_desc(sK + at, 16, 1024, true), ks > 0);
+        }
+        wgmma_commit();
+        wgmma_wait_all();
+        reg_fence(s);
+
+        /* s[4 n + 2 hr + e]: row r0 + 8 hr, key 8 n + 2 (lane % 4) + e */
+        if (tile_needs_mask<k128BN>(j0, g.P0, g.P1, p.window)) {
+#pragma unroll
+            for (int i = 0; i < 64; i++) {
+                const int qpos = g.P0 + r0 + 8 * ((i >> 1) & 1);
+                const int key = j0 + 8 * (i >> 2) + 2 * (lane & 3) + (i & 1);
+                if (key_masked(key, qpos, p.window)) s[i] = -INFINITY;
+            }
+        }
+#pragma unroll
+        for (int hr = 0; hr < 2; hr++) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int n = 0; n < 16; n++) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * hr], s[4 * n + 2 * hr + 1]));
+            float mb;
+            const float alpha = online_max(m[hr], mx, p.sl2, mb);
+            float rs = 0.f;
+#pragma unroll
+            for (int n = 0; n < 16; n++) {
+                const float p0 = fast_exp2(fmaf(s[4 * n + 2 * hr], p.sl2, -mb));
+                const float p1 = fast_exp2(fmaf(s[4 * n + 2 * hr + 1], p.sl2, -mb));
+                s[4 * n + 2 * hr] = p0;
+                s[4 * n + 2 * hr + 1] = p1;
+                rs += p0 + p1;
+            }
+            l[hr] = l[hr] * alpha + rs;
+#pragma unroll
+            for (int n = 0; n < 16; n++) {
+                o[4 * n + 2 * hr] *= alpha;
+                o[4 * n + 2 * hr + 1] *= alpha;
+            }
+        }
+        /* P as the A operand: keys 16 kk.. are S tiles 2 kk and 2 kk + 1 */
+        uint32_t pa[8][4];
+#pragma unroll
+        for (int kk = 0; kk < 8; kk++) {
+            pa[kk][0] = zbk_pack_half2(s[8 * kk + 0], s[8 * kk + 1]);
+            pa[kk][1] = zbk_pack_half2(s[8 * kk + 2], s[8 * kk + 3]);
+            pa[kk][2] = zbk_pack_half2(s[8 * kk + 4], s[8 * kk + 5]);
+            pa[kk][3] = zbk_pack_half2(s[8 * kk + 6], s[8 * kk + 7]);
+        }
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < 8; kk++)
+            wgmma_o128(o, pa[kk], smem_desc(sV + (uint32_t)(2 * kk) * 1024, (k128BN / 8) * 1024, 1024, true));
+        wgmma_commit();
+        wgmma_wait_all();
+        reg_fence(o);
+    }
+    cp_async_wait<0>();
+
+#pragma unroll
+    for (int hr = 0; hr < 2; hr++) {
+        float lt = l[hr];
+        lt += __shfl_xor_sync(0xffffffffu, lt, 1);
+        lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+        const float inv = lt > 0.f ? 1.f / lt : 0.f;
+        const int t = g.t0 + r0 + 8 * hr;
+        if (t >= p.T) continue;
+        zbk_half *dst = p.out + ((size_t)g.b * p.T + t) * p.nh * p.hd + (size_t)g.h * p.hd;
+#pragma unroll
+        for (int n = 0; n < 16; n++) {
+            const int col = 8 * n + 2 * (lane & 3);
+            if (col < p.hd)
+                *reinterpret_cast<uint32_t *>(dst + col) =
+                    zbk_pack_half2(o[4 * n + 2 * hr] * inv, o[4 * n + 2 * hr + 1] * inv);
+        }
+    }
+}
+
+} // namespace
+
+namespace {
+
+/* The sm_90a cubin runs on compute capability 9.0 only. */
+cudaError_t check_cc90()
+{
+    int dev = 0, major = 0, minor = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    if (e != cudaSuccess) return e;
+    return major == 9 && minor == 0 ? cudaSuccess : cudaErrorNoKernelImageForDevice;
+}
+
+} // namespace
+
+cudaError_t wgmma_prefill_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream)
+{
+    const bool narrow = a->hd > 96 && a->hd <= 128, wide = a->hd > 256 && a->hd <= kDP;
+    if (!p.vec16 || !(narrow || wide)) return cudaErrorInvalidValue;
+    const cudaError_t e = check_cc90();
+    if (e != cudaSuccess) return e;
+    if (narrow) return launch_prefill(attn_wgmma128_kernel, k128BM, kThreads, k128Smem, a, p, stream);
+    return launch_prefill(attn_wgmma_kernel, kBM, kThreads, kSmem, a, p, stream);
+}
+
+} // namespace zbattn
