@@ -279,8 +279,9 @@ __device__ __forceinline__ float online_max(float &m, float mx, float sl2, float
 /* A tile of 64 rows into the swizzled layout at dst. Thread t copies chunk
  * ((t / 8) % 8) * 8 + t % 8 of rows t / 64 + 4 i: a warp takes 512
  * contiguous bytes of one row, each 8-lane phase one 128-byte atom row
- * (stored to 8 different bank groups by the swizzle). Chunks past 57 (columns 464..511) are never read and not
- * written. row_src(r, valid) gives row r's source. */
+ * (stored to 8 different bank groups by the swizzle). Chunks past 57
+ * (columns 464..511) are never read and not written. row_src(r, valid)
+ * gives row r's source. */
 template <typename RowSrc> __device__ __forceinline__ void load_tile(uint32_t dst, int hd, RowSrc row_src)
 {
     const int t = (int)threadIdx.x, c = ((t >> 3) & 7) * 8 + (t & 7), r0 = t >> 6;
