@@ -276,22 +276,26 @@ __device__ __forceinline__ float online_max(float &m, float mx, float sl2, float
     return alpha;
 }
 
-/* A tile of 64 rows into the swizzled layout at dst. Thread t copies chunk
- * ((t / 8) % 8) * 8 + t % 8 of rows t / 64 + 4 i: a warp takes 512
- * contiguous bytes of one row, each 8-lane phase one 128-byte atom row
- * (stored to 8 different bank groups by the swizzle). Chunks past 57
- * (columns 464..511) are never read and not written. row_src(r, valid)
+/* A tile of R rows into the swizzled layout at dst, rows padded to CP
+ * 16-byte chunks (whole swizzle atoms), of which the first NCH are copied.
+ * Thread t copies chunk t % CP of rows t / CP + (256 / CP) i: consecutive
+ * lanes take consecutive chunks of one row, so each 8-lane phase copies one
+ * row's 128 contiguous bytes (full 32-byte sectors) and stores them to 8
+ * different bank groups (the swizzle). Chunks past NCH (the head dim 464's
+ * columns 464..511) are never read and not written. row_src(r, valid)
  * gives row r's source. */
-template <typename RowSrc> __device__ __forceinline__ void load_tile(uint32_t dst, int hd, RowSrc row_src)
+template <int R, int CP, int NCH, typename RowSrc>
+__device__ __forceinline__ void load_tile(uint32_t dst, int hd, RowSrc row_src)
 {
-    const int t = (int)threadIdx.x, c = ((t >> 3) & 7) * 8 + (t & 7), r0 = t >> 6;
-    if (c >= kChunks) return;
+    static_assert(kThreads % CP == 0 && R % (kThreads / CP) == 0, "whole rows per pass");
+    const int t = (int)threadIdx.x, c = t % CP, r0 = t / CP;
+    if (c >= NCH) return;
 #pragma unroll
-    for (int i = 0; i < kBM / 4; i++) {
-        const int r = r0 + 4 * i;
+    for (int i = 0; i < R / (kThreads / CP); i++) {
+        const int r = r0 + (kThreads / CP) * i;
         bool rv;
         const zbk_half *src = row_src(r, rv);
-        copy_chunk<true>(dst + sw_off<kBM>(r, c), src, c * 8, rv, hd);
+        copy_chunk<true>(dst + sw_off<R>(r, c), src, c * 8, rv, hd);
     }
 }
 
@@ -309,8 +313,8 @@ __global__ void __launch_bounds__(kThreads, 1) attn_wgmma_kernel(const PrefillPa
     const BlockGeom g = block_geom<kBM, kBN>(p);
 
     auto kv_rows = [&](const zbk_half *base, int j0) { return kv_row_src(p, g, base, j0); };
-    load_tile(sQ, p.hd, q_row_src(p, g));
-    load_tile(sK, p.hd, kv_rows(g.kbase, g.jstart));
+    load_tile<kBM, 64, kChunks>(sQ, p.hd, q_row_src(p, g));
+    load_tile<kBM, 64, kChunks>(sK, p.hd, kv_rows(g.kbase, g.jstart));
     cp_async_commit();
 
     /* o[4 n + 2 hr + e]: row r0 + 8 hr, column col0 + 8 n + 2 (lane % 4) + e */
@@ -324,7 +328,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_wgmma_kernel(const PrefillPa
         cp_async_wait<0>();
         fence_proxy_async();
         __syncthreads(); /* K(it) (and Q) landed; P V(it-1) is done: V and P are free */
-        load_tile(sV, p.hd, kv_rows(g.vbase, j0));
+        load_tile<kBM, 64, kChunks>(sV, p.hd, kv_rows(g.vbase, j0));
         cp_async_commit();
 
         if (wg == 0) {
@@ -380,7 +384,7 @@ __global__ void __launch_bounds__(kThreads, 1) attn_wgmma_kernel(const PrefillPa
         cp_async_wait<0>();
         fence_proxy_async();
         __syncthreads(); /* V(it), P and alpha are in place; K(it) is free */
-        if (it + 1 < g.ntiles) load_tile(sK, p.hd, kv_rows(g.kbase, j0 + kBN));
+        if (it + 1 < g.ntiles) load_tile<kBM, 64, kChunks>(sK, p.hd, kv_rows(g.kbase, j0 + kBN));
         cp_async_commit();
 
         if (wg == 1) {
@@ -458,18 +462,6 @@ constexpr int k128BM = 128, k128BN = 128;
 constexpr uint32_t k128Tile = 128u * 128 * 2;
 constexpr size_t k128Smem = 5 * (size_t)k128Tile;
 
-template <typename RowSrc> __device__ __forceinline__ void load_tile128(uint32_t dst, int hd, RowSrc row_src)
-{
-    const int t = (int)threadIdx.x, c = t & 15, r0 = t >> 4;
-#pragma unroll
-    for (int i = 0; i < k128BM / 16; i++) {
-        const int r = r0 + 16 * i;
-        bool rv;
-        const zbk_half *src = row_src(r, rv);
-        copy_chunk<true>(dst + sw_off<k128BM>(r, c), src, c * 8, rv, hd);
-    }
-}
-
 __global__ void __launch_bounds__(kThreads, 1) attn_wgmma128_kernel(const PrefillParams p)
 {
     extern __shared__ __align__(1024) unsigned char smem[];
@@ -481,9 +473,9 @@ __global__ void __launch_bounds__(kThreads, 1) attn_wgmma128_kernel(const Prefil
     const BlockGeom g = block_geom<k128BM, k128BN>(p);
 
     auto kv_rows = [&](const zbk_half *base, int j0) { return kv_row_src(p, g, base, j0); };
-    load_tile128(sQ, p.hd, q_row_src(p, g));
-    load_tile128(sKV, p.hd, kv_rows(g.kbase, g.jstart));
-    load_tile128(sKV + k128Tile, p.hd, kv_rows(g.vbase, g.jstart));
+    load_tile<k128BM, 16, 16>(sQ, p.hd, q_row_src(p, g));
+    load_tile<k128BM, 16, 16>(sKV, p.hd, kv_rows(g.kbase, g.jstart));
+    load_tile<k128BM, 16, 16>(sKV + k128Tile, p.hd, kv_rows(g.vbase, g.jstart));
     cp_async_commit();
 
     /* o[4 n + 2 hr + e]: row r0 + 8 hr, column 8 n + 2 (lane % 4) + e */
@@ -499,8 +491,8 @@ __global__ void __launch_bounds__(kThreads, 1) attn_wgmma128_kernel(const Prefil
         __syncthreads(); /* tile it landed; both warpgroups are done with tile it-1's buffer */
         if (it + 1 < g.ntiles) {
             const uint32_t nb = sKV + (uint32_t)((it + 1) & 1) * 2 * k128Tile;
-            load_tile128(nb, p.hd, kv_rows(g.kbase, j0 + k128BN));
-            load_tile128(nb + k128Tile, p.hd, kv_rows(g.vbase, j0 + k128BN));
+            load_tile<k128BM, 16, 16>(nb, p.hd, kv_rows(g.kbase, j0 + k128BN));
+            load_tile<k128BM, 16, 16>(nb + k128Tile, p.hd, kv_rows(g.vbase, j0 + k128BN));
         }
         cp_async_commit();
         const uint32_t sK = sKV + (uint32_t)(it & 1) * 2 * k128Tile, sV = sK + k128Tile;
