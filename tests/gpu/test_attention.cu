@@ -432,12 +432,19 @@ bool is_sm90()
     return major == 9 && minor == 0;
 }
 
+/* The text after option `name`, or null. */
+const char *str_arg(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name)) return argv[i + 1];
+    return nullptr;
+}
+
 /* The value after option `name`, or -1. */
 int int_arg(int argc, char **argv, const char *name)
 {
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], name)) return atoi(argv[i + 1]);
-    return -1;
+    const char *v = str_arg(argc, argv, name);
+    return v ? atoi(v) : -1;
 }
 
 } // namespace
@@ -445,8 +452,9 @@ int int_arg(int argc, char **argv, const char *name)
 /* --bench: the checks, then the timings; --bench-only: timings alone;
  * --profile: one launch of the two large prefill shapes (for ncu);
  * --small: a few small checks, one per kernel (for compute-sanitizer);
- * --variant V: every prefill case through variant V, those it refuses
- * skipped (a kernel under development; stops at the first failure); for V = 5
+ * --variant V [--case TEXT]: every prefill case (whose name contains TEXT)
+ * through variant V, those it refuses skipped (a kernel under development;
+ * stops at the first failure); for V = 5
  * with --bench, then the large prefill shapes timed with the default and
  * with the wgmma kernels. */
 int main(int argc, char **argv)
@@ -512,8 +520,9 @@ int main(int argc, char **argv)
             printf("SKIP test_attention --variant 5: the wgmma kernels need compute capability 9.0\n");
             return 0;
         }
+        const char *pick = str_arg(argc, argv, "--case");
         for (const Case &c : cases)
-            if (c.T > 1) run_case(c, seed++, only, true);
+            if (c.T > 1 && (!pick || strstr(c.name, pick))) run_case(c, seed++, only, true);
         printf("test_attention --variant %d: all passed\n", only);
         if (only == 5 && want_bench(argc, argv))
             for (int T : {2048, 16384}) {
