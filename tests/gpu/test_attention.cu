@@ -454,9 +454,8 @@ int int_arg(int argc, char **argv, const char *name)
  * --small: a few small checks, one per kernel (for compute-sanitizer);
  * --variant V [--case TEXT]: every prefill case (whose name contains TEXT)
  * through variant V, those it refuses skipped (a kernel under development;
- * stops at the first failure); for V = 5
- * with --bench, then the large prefill shapes timed with the default and
- * with the wgmma kernels. */
+ * stops at the first failure); for V = 5 with --bench, then the large
+ * prefill shapes timed with the default and with the wgmma kernels. */
 int main(int argc, char **argv)
 {
     if (!gpu_available("test_attention")) return 0;
