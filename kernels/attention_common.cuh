@@ -115,9 +115,11 @@ cudaError_t generic_launch(const zbk_attention_args *a, cudaStream_t stream);
  * variant 0 = what zbk_attention picks; 1 = 16-row-per-warp, 8-warp row
  * kernel (head_dim <= 128); 2 = the split-head-dim kernel with S on all 8
  * warps (head_dim <= 464); 3 = the scalar generic path; 4 = the split kernel
- * with S on 4 warps (head_dim <= 464, zbk_attention's choice for 257..464);
+ * with S on 4 warps (head_dim <= 464, the mma.sync choice for 257..464);
  * 5 = the wgmma kernels of attention_wgmma.cu (head_dim 97..128 and
- * 257..464, compute capability 9.0; in development, see that file).
+ * 257..464, compute capability 9.0: zbk_attention's choice there);
+ * 6 = what zbk_attention picks where there is no wgmma kernel (the
+ * mma.sync kernels, so a CC 9.0 device checks them too).
  * Returns cudaErrorInvalidValue where a variant cannot run
  * (cudaErrorNoKernelImageForDevice for 5 off compute capability 9.0). */
 extern "C" cudaError_t zbk_attention_prefill_variant(const zbk_attention_args *a, int variant,

@@ -27,8 +27,10 @@
  * slots == window a chunk therefore cannot start past the window (that needs
  * slots >= window + T - 1); T > slots never fits.
  *
- * Kernels (the wgmma kernels of attention_wgmma.cu, same contract, are
- * reached only through the forced variant 5 until they are measured):
+ * Kernels. On compute capability 9.0, head dims 97..128 and 257..464 with
+ * 16-byte rows go to the Hopper wgmma kernels of attention_wgmma.cu (same
+ * contract; see that file); elsewhere, and under the forced variant 6 (so
+ * that an H100 still checks what other devices run), to these mma.sync ones:
  *  - rows kernel (head_dim <= 128): each warp owns 16*MT query rows
  *    outright, so S, P and O stay in registers (P is re-packed from the S
  *    accumulators as the A operand of P V, no shared-memory round trip).
@@ -605,15 +607,21 @@ cudaError_t prefill(const zbk_attention_args *a, int variant, cudaStream_t s)
     p.sl2 = a->scale * kLog2e;
     p.vec16 = a->hd % 8 == 0 && aligned16(a->q) && aligned16(a->kc) && aligned16(a->vc);
     const int hd = a->hd;
-    if (variant == 0 && !p.vec16) {
+    if ((variant == 0 || variant == 6) && !p.vec16) {
         /* rows not 16-byte copyable: the widest kernel of each family with
          * 4-byte copies (one instance each keeps the code size down) */
         if (hd <= 128) return launch_rows<128, 2, 4, false>(a, p, s);
         if (hd <= 512) return launch_split<512, false>(a, p, s);
         return generic_launch(a, s);
     }
+    if (variant == 0 && ((hd > 96 && hd <= 128) || (hd > 256 && hd <= 464))) {
+        /* the wgmma kernels where the device runs them (sm_90a image) */
+        const cudaError_t e = wgmma_prefill_launch(a, p, s);
+        if (e != cudaErrorNoKernelImageForDevice) return e;
+    }
     switch (variant) {
     case 0:
+    case 6:
         if (hd <= 32) return launch_rows<32, 2, 4, true>(a, p, s);
         if (hd <= 64) return launch_rows<64, 2, 4, true>(a, p, s);
         if (hd <= 96) return launch_rows<96, 2, 4, true>(a, p, s);

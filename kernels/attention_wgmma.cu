@@ -6,19 +6,17 @@
  * changes how the two products are made and how the tiles are laid out in
  * shared memory.
  *
- * STATUS: in development, reached only through the forced prefill variant 5
- * (tests/gpu/test_attention --variant 5 checks every prefill case it
- * accepts against the CPU reference; add --bench to time it against the
- * default). A first version of the head-dim-464 kernel (no-swizzle layout
- * for every operand, each 8-lane copy phase taking the same chunk of 8
- * rows) ran on the H100 on 2026-12-06: correct (max relative error 2.6e-4
- * on the four hd-464 cases, memcheck clean) but slower than the split
- * kernel, 28.7 ms against 19.1 at T 16384, and S alone or P V alone took
- * the same 28.7 ms: the copies set the time, not the tensor cores (ncu: L2
- * at 90% of its throughput with half of its sectors excessive). This
- * version (swizzled tiles and row-contiguous copies, below; the
- * head-dim-128 kernel) compiles without spills or wgmma serialization but
- * has not run yet (no device time was left).
+ * STATUS: zbk_attention's choice on compute capability 9.0 since
+ * 2026-12-07 (attention_prefill.cu's prefill(); variant 6 forces the
+ * mma.sync kernels, variant 5 these). First run on the H100 that day: every
+ * prefill case they accept matches the CPU reference (test_attention
+ * --variant 5), compute-sanitizer memcheck clean, and zbench cuda_fused
+ * prefill 16384 went from 590 to 541 ms (llama2-7b) and 998 to 991 ms
+ * (zamba-7b) in the same call (docs/PERF.md, "Hopper wgmma kernels"). The
+ * first head-dim-464 version (no-swizzle layout, each 8-lane copy phase
+ * taking the same chunk of 8 rows) had been 1.5x slower than the split
+ * kernel: the copies set its time (L2 at 90% of its throughput, half of
+ * its sectors excessive), hence the swizzled tiles below.
  *
  * Why. The mma.sync split kernel keeps each operand's trip through
  * registers: every m16n8k16 needs its fragments loaded by ldmatrix, and

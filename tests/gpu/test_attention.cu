@@ -455,7 +455,8 @@ int int_arg(int argc, char **argv, const char *name)
  * --variant V [--case TEXT]: every prefill case (whose name contains TEXT)
  * through variant V, those it refuses skipped (a kernel under development;
  * stops at the first failure); for V = 5 with --bench, then the large
- * prefill shapes timed with the default and with the wgmma kernels. */
+ * prefill shapes timed with the wgmma kernels and with variant 6 (the
+ * mma.sync kernels). */
 int main(int argc, char **argv)
 {
     if (!gpu_available("test_attention")) return 0;
@@ -525,7 +526,7 @@ int main(int argc, char **argv)
         printf("test_attention --variant %d: all passed\n", only);
         if (only == 5 && want_bench(argc, argv))
             for (int T : {2048, 16384}) {
-                for (int v : {0, only}) {
+                for (int v : {6, only}) {
                     bench_prefill("attn_prefill llama", T, 32, 32, 128, 0, v);
                     bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, v);
                 }
@@ -541,6 +542,8 @@ int main(int argc, char **argv)
                 if (!strcmp(c.name, name)) run_case(c, seed++);
         run_case(cases[14], seed++, 4);
         run_case(cases[6], seed++, 1);
+        run_case(cases[14], seed++, 6);
+        run_case(cases[6], seed++, 6);
         for (const char *name : {"dec ctx100 cap8192 hd464", "dec swa ring", "dec hd50 generic"})
             for (const Case &c : cases)
                 if (!strcmp(c.name, name)) run_case(c, seed++, kDevicePos);
@@ -549,6 +552,10 @@ int main(int argc, char **argv)
     }
     if (!bench_only) {
         for (const Case &c : cases) run_case(c, seed++);
+        /* on CC 9.0 the default ran the wgmma kernels where they apply:
+         * the mma.sync choice (variant 6) must be right as well */
+        for (const Case &c : cases)
+            if (c.T > 1) run_case(c, seed++, 6);
         /* the forced variants the bench compares must be right too */
         for (const Case &c : cases) {
             if (c.T < 2 || c.T > 200 || c.hd % 8 || c.hd > 464) continue;
@@ -573,12 +580,15 @@ int main(int argc, char **argv)
     bench_rope(16384, 32, 32, 128);
     for (int T : {2048, 16384}) {
         bench_prefill("attn_prefill llama", T, 32, 32, 128, 0, 0);
+        bench_prefill("attn_prefill llama", T, 32, 32, 128, 0, 6);
         bench_prefill("attn_prefill llama", T, 32, 32, 128, 0, 1);
         bench_prefill("attn_prefill llama", T, 32, 32, 128, 0, 2);
         bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, 0);
+        bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, 6);
         bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, 2);
     }
     bench_prefill("attn_prefill mistral", 16384, 32, 8, 128, 4096, 0);
+    bench_prefill("attn_prefill mistral", 16384, 32, 8, 128, 4096, 6);
     for (int ctx : {2048, 16384}) {
         bench_decode("attn_decode llama", 1, ctx, 32, 32, 128);
         bench_decode("attn_decode zamba", 1, ctx, 16, 16, 464);
