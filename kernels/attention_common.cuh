@@ -119,9 +119,10 @@ cudaError_t generic_launch(const zbk_attention_args *a, cudaStream_t stream);
  * 5 = the wgmma kernels of attention_wgmma.cu (head_dim 97..128 and
  * 257..464, compute capability 9.0: zbk_attention's choice there);
  * 6 = what zbk_attention picks where there is no wgmma kernel (the
- * mma.sync kernels, so a CC 9.0 device checks them too).
+ * mma.sync kernels, so a CC 9.0 device checks them too); 7 and 8 = 5 and
+ * 6 with the row blocks fastest in the grid (under evaluation).
  * Returns cudaErrorInvalidValue where a variant cannot run
- * (cudaErrorNoKernelImageForDevice for 5 off compute capability 9.0). */
+ * (cudaErrorNoKernelImageForDevice for 5 and 7 off compute capability 9.0). */
 extern "C" cudaError_t zbk_attention_prefill_variant(const zbk_attention_args *a, int variant,
                                                      cudaStream_t stream);
 

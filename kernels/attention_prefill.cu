@@ -63,7 +63,11 @@
  * block, highest (longest causal work) first, so the first wave takes the
  * heaviest blocks of every head and the light ones fill the tail; the
  * blocks of one wave share their heads' K/V through L2 (GQA heads of one KV
- * head are adjacent).
+ * head are adjacent). With many long heads that L2 sharing fails (ncu on
+ * the H100: Zamba's head dim 464 at T 16384 reads 72% of its K/V from
+ * DRAM), hence the order under evaluation (variants 7 and 8,
+ * PrefillParams::rows_fastest): row blocks in blockIdx.x, heads in
+ * blockIdx.y, so that a wave holds the blocks of one or two heads.
  */
 #include <cuda_bf16.h>
 
@@ -606,6 +610,11 @@ cudaError_t prefill(const zbk_attention_args *a, int variant, cudaStream_t s)
     p.window = a->window;
     p.sl2 = a->scale * kLog2e;
     p.vec16 = a->hd % 8 == 0 && aligned16(a->q) && aligned16(a->kc) && aligned16(a->vc);
+    p.rows_fastest = 0;
+    if (variant == 7 || variant == 8) { /* under evaluation: 5 and 6 with row blocks fastest */
+        p.rows_fastest = 1;
+        variant -= 2;
+    }
     const int hd = a->hd;
     if ((variant == 0 || variant == 6) && !p.vec16) {
         /* rows not 16-byte copyable: the widest kernel of each family with

@@ -16,6 +16,7 @@ struct PrefillParams {
     int T, pos0, nh, nkv, hd, slots, window;
     float sl2; /* scale * log2(e) */
     int vec16; /* 16-byte copies allowed */
+    int rows_fastest; /* grid order: row blocks in blockIdx.x (see launch_prefill) */
 };
 
 /* Copies 16 bytes (8 columns starting at col) of a row into shared memory,
@@ -46,10 +47,13 @@ struct BlockGeom {
 template <int BM, int BN> __device__ __forceinline__ BlockGeom block_geom(const PrefillParams &p)
 {
     BlockGeom g;
-    g.b = (int)blockIdx.x / p.nh;
-    g.h = (int)blockIdx.x - g.b * p.nh;
+    const int bh = p.rows_fastest ? (int)blockIdx.y : (int)blockIdx.x;
+    const int rb = p.rows_fastest ? (int)blockIdx.x : (int)blockIdx.y;
+    const int nrb = p.rows_fastest ? (int)gridDim.x : (int)gridDim.y;
+    g.b = bh / p.nh;
+    g.h = bh - g.b * p.nh;
     g.kvh = g.h / (p.nh / p.nkv);
-    g.t0 = ((int)gridDim.y - 1 - (int)blockIdx.y) * BM;
+    g.t0 = (nrb - 1 - rb) * BM;
     g.P0 = p.pos0 + g.t0;
     g.P1 = p.pos0 + min(g.t0 + BM, p.T) - 1;
     g.klo = p.window > 0 ? max(0, g.P0 - p.window + 1) : 0;
@@ -77,7 +81,7 @@ __device__ __forceinline__ bool key_masked(int key, int qpos, int window)
 /* One prefill launch: grid (sequences x heads, row blocks of bm), the
  * dynamic shared-memory limit raised where a kernel needs more than 48 KB. */
 template <typename Kern>
-cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_attention_args *a, const PrefillParams &p,
+cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_attention_args *a, PrefillParams p,
                            cudaStream_t stream)
 {
     if (smem > 48 * 1024) {
@@ -85,8 +89,10 @@ cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_a
         if (e != cudaSuccess) return e;
     }
     const int nrb = (a->T + bm - 1) / bm;
-    if (nrb > 65535 || (int64_t)a->batch * a->nh > 0x7fffffff) return cudaErrorInvalidValue;
-    const dim3 grid((unsigned)(a->batch * a->nh), (unsigned)nrb);
+    const int64_t nbh = (int64_t)a->batch * a->nh;
+    if (nrb > 65535 || nbh > 0x7fffffff) return cudaErrorInvalidValue;
+    if (nbh > 65535) p.rows_fastest = 0; /* gridDim.y's limit */
+    const dim3 grid = p.rows_fastest ? dim3((unsigned)nrb, (unsigned)nbh) : dim3((unsigned)nbh, (unsigned)nrb);
     kern<<<grid, nthr, smem, stream>>>(p);
     return cudaGetLastError();
 }
