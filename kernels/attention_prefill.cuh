@@ -78,7 +78,8 @@ __device__ __forceinline__ bool key_masked(int key, int qpos, int window)
     return key > qpos || (window > 0 && key <= qpos - window);
 }
 
-/* One prefill launch: grid (sequences x heads, row blocks of bm), the
+/* One prefill launch: grid (sequences x heads, row blocks of bm), or with
+ * p.rows_fastest (row blocks, sequences x heads) where gridDim.y allows; the
  * dynamic shared-memory limit raised where a kernel needs more than 48 KB. */
 template <typename Kern>
 cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_attention_args *a, PrefillParams p,
