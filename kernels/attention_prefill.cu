@@ -623,7 +623,7 @@ cudaError_t prefill(const zbk_attention_args *a, int variant, cudaStream_t s)
         if (hd <= 512) return launch_split<512, false>(a, p, s);
         return generic_launch(a, s);
     }
-    if (variant == 0 && ((hd > 96 && hd <= 128) || (hd > 256 && hd <= 464))) {
+    if (variant == 0 && wgmma_head_dim(hd)) {
         /* the wgmma kernels where the device runs them (sm_90a image) */
         const cudaError_t e = wgmma_prefill_launch(a, p, s);
         if (e != cudaErrorNoKernelImageForDevice) return e;

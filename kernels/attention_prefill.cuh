@@ -98,8 +98,12 @@ cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_a
     return cudaGetLastError();
 }
 
-/* The Hopper (sm_90a wgmma) kernels for head_dim 97..128 and 257..464 with
- * 16-byte rows (attention_wgmma.cu): cudaErrorInvalidValue for other shapes,
+/* The head dims the wgmma kernels take: 97..128 and 257..464 (the wide
+ * kernel's width, attention_wgmma.cu's kDP). */
+inline bool wgmma_head_dim(int hd) { return (hd > 96 && hd <= 128) || (hd > 256 && hd <= 464); }
+
+/* The Hopper (sm_90a wgmma) kernels for wgmma_head_dim with 16-byte rows
+ * (attention_wgmma.cu): cudaErrorInvalidValue for other shapes,
  * cudaErrorNoKernelImageForDevice off compute capability 9.0. */
 cudaError_t wgmma_prefill_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream);
 

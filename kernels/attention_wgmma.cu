@@ -598,11 +598,10 @@ cudaError_t check_cc90()
 
 cudaError_t wgmma_prefill_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream)
 {
-    const bool narrow = a->hd > 96 && a->hd <= 128, wide = a->hd > 256 && a->hd <= kDP;
-    if (!p.vec16 || !(narrow || wide)) return cudaErrorInvalidValue;
+    if (!p.vec16 || !wgmma_head_dim(a->hd)) return cudaErrorInvalidValue;
     const cudaError_t e = check_cc90();
     if (e != cudaSuccess) return e;
-    if (narrow) return launch_prefill(attn_wgmma128_kernel, k128BM, kThreads, k128Smem, a, p, stream);
+    if (a->hd <= 128) return launch_prefill(attn_wgmma128_kernel, k128BM, kThreads, k128Smem, a, p, stream);
     return launch_prefill(attn_wgmma_kernel, kBM, kThreads, kSmem, a, p, stream);
 }
 
