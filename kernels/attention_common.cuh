@@ -120,7 +120,8 @@ cudaError_t generic_launch(const zbk_attention_args *a, cudaStream_t stream);
  * 257..464, compute capability 9.0: zbk_attention's choice there);
  * 6 = what zbk_attention picks where there is no wgmma kernel (the
  * mma.sync kernels, so a CC 9.0 device checks them too); 7 and 8 = 5 and
- * 6 with the row blocks fastest in the grid (under evaluation).
+ * 6 with every head in one group of the grid's order (attention_order.h),
+ * the order before groups, kept to compare.
  * Returns cudaErrorInvalidValue where a variant cannot run
  * (cudaErrorNoKernelImageForDevice for 5 and 7 off compute capability 9.0). */
 extern "C" cudaError_t zbk_attention_prefill_variant(const zbk_attention_args *a, int variant,

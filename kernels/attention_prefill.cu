@@ -59,18 +59,15 @@
  * columns are not stored); rows of hd % 8 != 0 or unaligned buffers are
  * copied with 4-byte cp.async instead of 16-byte.
  *
- * Scheduling: blockIdx.x = sequence * nh + head (fastest), blockIdx.y = row
- * block, highest (longest causal work) first, so the first wave takes the
- * heaviest blocks of every head and the light ones fill the tail; the
- * blocks of one wave share their heads' K/V through L2 (GQA heads of one KV
- * head are adjacent). With many long heads that L2 sharing fails (ncu on
- * the H100: Zamba's head dim 464 at T 16384 reads 72% of its K/V from
- * DRAM), hence the order under evaluation (variants 7 and 8,
- * PrefillParams::rows_fastest): row blocks in blockIdx.x, heads in
- * blockIdx.y, so that a wave holds the blocks of one or two heads.
+ * Scheduling: attention_order.h. Row blocks heaviest (longest causal work)
+ * first, so the light ones fill the tail; heads taken in groups whose K
+ * and V fit L2 together, one head per group where a single head's K and V
+ * overflow half of L2 (Zamba's head dim 464 at T 16384), every head in one
+ * group elsewhere. Variants 7 and 8 force one group.
  */
 #include <cuda_bf16.h>
 
+#include <limits.h>
 #include <math.h>
 
 #include "attention_prefill.cuh"
@@ -610,9 +607,9 @@ cudaError_t prefill(const zbk_attention_args *a, int variant, cudaStream_t s)
     p.window = a->window;
     p.sl2 = a->scale * kLog2e;
     p.vec16 = a->hd % 8 == 0 && aligned16(a->q) && aligned16(a->kc) && aligned16(a->vc);
-    p.rows_fastest = 0;
-    if (variant == 7 || variant == 8) { /* under evaluation: 5 and 6 with row blocks fastest */
-        p.rows_fastest = 1;
+    p.head_group = 0; /* launch_prefill chooses */
+    if (variant == 7 || variant == 8) { /* 5 and 6 in one group of all heads: the order before groups */
+        p.head_group = INT_MAX;
         variant -= 2;
     }
     const int hd = a->hd;

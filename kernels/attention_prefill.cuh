@@ -6,7 +6,10 @@
 #ifndef ZB_ATTENTION_PREFILL_CUH
 #define ZB_ATTENTION_PREFILL_CUH
 
+#include <algorithm>
+
 #include "attention_common.cuh"
+#include "attention_order.h"
 
 namespace zbattn {
 
@@ -16,7 +19,10 @@ struct PrefillParams {
     int T, pos0, nh, nkv, hd, slots, window;
     float sl2; /* scale * log2(e) */
     int vec16; /* 16-byte copies allowed */
-    int rows_fastest; /* grid order: row blocks in blockIdx.x (see launch_prefill) */
+    /* The grid's order (attention_order.h; set by launch_prefill): groups
+     * of head_group of the nbh = batch * nh (sequence, head) pairs, nrb
+     * row blocks each. */
+    int head_group, nrb, nbh;
 };
 
 /* Copies 16 bytes (8 columns starting at col) of a row into shared memory,
@@ -47,13 +53,12 @@ struct BlockGeom {
 template <int BM, int BN> __device__ __forceinline__ BlockGeom block_geom(const PrefillParams &p)
 {
     BlockGeom g;
-    const int bh = p.rows_fastest ? (int)blockIdx.y : (int)blockIdx.x;
-    const int rb = p.rows_fastest ? (int)blockIdx.x : (int)blockIdx.y;
-    const int nrb = p.rows_fastest ? (int)gridDim.x : (int)gridDim.y;
+    int bh, rb;
+    zb_attention_block((int)blockIdx.x, p.head_group, p.nrb, p.nbh, &bh, &rb);
     g.b = bh / p.nh;
     g.h = bh - g.b * p.nh;
     g.kvh = g.h / (p.nh / p.nkv);
-    g.t0 = (nrb - 1 - rb) * BM;
+    g.t0 = (p.nrb - 1 - rb) * BM;
     g.P0 = p.pos0 + g.t0;
     g.P1 = p.pos0 + min(g.t0 + BM, p.T) - 1;
     g.klo = p.window > 0 ? max(0, g.P0 - p.window + 1) : 0;
@@ -78,9 +83,23 @@ __device__ __forceinline__ bool key_masked(int key, int qpos, int window)
     return key > qpos || (window > 0 && key <= qpos - window);
 }
 
-/* One prefill launch: grid (sequences x heads, row blocks of bm), or with
- * p.rows_fastest (row blocks, sequences x heads) where gridDim.y allows; the
- * dynamic shared-memory limit raised where a kernel needs more than 48 KB. */
+/* zb_attention_head_group for this launch, with the device's L2 size. */
+inline cudaError_t choose_head_group(const zbk_attention_args *a, int *group)
+{
+    int dev = 0, l2 = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev);
+    if (e != cudaSuccess) return e;
+    const int64_t keys = std::min<int64_t>((int64_t)a->pos0 + a->T, a->slots);
+    *group = zb_attention_head_group(l2, keys, a->hd, a->nh, a->nkv, a->batch * a->nh);
+    return cudaSuccess;
+}
+
+/* One prefill launch: a one-dimensional grid of (sequence, head) pairs x
+ * row blocks of bm in attention_order.h's order, groups of p.head_group
+ * pairs (< 1: choose_head_group's choice; more than the pairs: one
+ * group); the dynamic shared-memory limit raised where a kernel needs
+ * more than 48 KB. */
 template <typename Kern>
 cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_attention_args *a, PrefillParams p,
                            cudaStream_t stream)
@@ -89,12 +108,17 @@ cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_a
         const cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         if (e != cudaSuccess) return e;
     }
-    const int nrb = (a->T + bm - 1) / bm;
+    const int64_t nrb = (a->T + bm - 1) / bm;
     const int64_t nbh = (int64_t)a->batch * a->nh;
-    if (nrb > 65535 || nbh > 0x7fffffff) return cudaErrorInvalidValue;
-    if (nbh > 65535) p.rows_fastest = 0; /* gridDim.y's limit */
-    const dim3 grid = p.rows_fastest ? dim3((unsigned)nrb, (unsigned)nbh) : dim3((unsigned)nbh, (unsigned)nrb);
-    kern<<<grid, nthr, smem, stream>>>(p);
+    if (nrb * nbh > 0x7fffffff) return cudaErrorInvalidValue;
+    if (p.head_group < 1) {
+        const cudaError_t e = choose_head_group(a, &p.head_group);
+        if (e != cudaSuccess) return e;
+    }
+    p.head_group = (int)std::min<int64_t>(p.head_group, nbh);
+    p.nrb = (int)nrb;
+    p.nbh = (int)nbh;
+    kern<<<(unsigned)(nrb * nbh), nthr, smem, stream>>>(p);
     return cudaGetLastError();
 }
 
