@@ -81,7 +81,7 @@ CUDA_ARCH_WGMMA ?= -gencode=arch=compute_90a,code=sm_90a
 NVCC_BASE   := -std=c++17 -O3 -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror \
                -Werror all-warnings -lineinfo -Iplugins -Ireference -Ikernels -Itests/gpu $(ZB_HALF_DEF)
 NVCC_FLAGS  := $(NVCC_BASE) $(CUDA_ARCH)
-WGMMA_OBJ   := $(BUILD)/cuda/kernels/attention_wgmma.o
+WGMMA_OBJ   := $(BUILD)/cuda/kernels/attention_wgmma.o $(BUILD)/cuda/kernels/attention_wgmma_pair.o
 $(WGMMA_OBJ): NVCC_FLAGS := $(NVCC_BASE) $(CUDA_ARCH_WGMMA)
 CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
 KERNEL_SRC  := $(wildcard kernels/*.cu)
@@ -166,9 +166,11 @@ test-gpu sanitize-gpu bench-kernels test-trace gpu-test-bins test-build-bf16:
 endif
 
 # ------------------------------------------------------------------ tests
+# -MMD: a test binary also depends on the headers its source includes
+# (which the .d file adds to $^, hence the filter)
 $(BUILD)/tests/%: tests/%.c $(BENCH_LIB_OBJ) $(REPORT_OBJ) $(REF_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ZB_CFLAGS) $(CFLAGS) -Itests $^ -o $@ $(LDLIBS) $(TEST_LIBS)
+	$(CC) $(ZB_CFLAGS) $(CFLAGS) -MMD -MP -Itests $(filter %.c %.o,$^) -o $@ $(LDLIBS) $(TEST_LIBS)
 
 # the trace tests drive the tracer's CUPTI-free core as a stand-in for CUPTI
 $(BUILD)/tests/test_trace: tests/test_trace.c bench/tracer/tracer_core.c $(BENCH_LIB_OBJ) $(REF_OBJ)

@@ -121,9 +121,11 @@ cudaError_t generic_launch(const zbk_attention_args *a, cudaStream_t stream);
  * 6 = what zbk_attention picks where there is no wgmma kernel (the
  * mma.sync kernels, so a CC 9.0 device checks them too); 7 and 8 = 5 and
  * 6 with every head in one group of the grid's order (attention_order.h),
- * the order before groups, kept to compare.
+ * the order before groups, kept to compare; 9 = the head-dim-464 wgmma
+ * kernel on pairs of blocks sharing K and V (attention_wgmma_pair.cu:
+ * head dims 449..464, no window).
  * Returns cudaErrorInvalidValue where a variant cannot run
- * (cudaErrorNoKernelImageForDevice for 5 and 7 off compute capability 9.0). */
+ * (cudaErrorNoKernelImageForDevice for 5, 7 and 9 off compute capability 9.0). */
 extern "C" cudaError_t zbk_attention_prefill_variant(const zbk_attention_args *a, int variant,
                                                      cudaStream_t stream);
 

@@ -131,6 +131,17 @@ inline bool wgmma_head_dim(int hd) { return (hd > 96 && hd <= 128) || (hd > 256 
  * cudaErrorNoKernelImageForDevice off compute capability 9.0. */
 cudaError_t wgmma_prefill_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream);
 
+/* cudaSuccess on compute capability 9.0, where the sm_90a cubins run;
+ * cudaErrorNoKernelImageForDevice elsewhere. */
+cudaError_t wgmma_device_check();
+
+/* The head-dim-464 wgmma kernel on pairs of blocks (a cluster of two
+ * adjacent query blocks of one head sharing each K and V tile through
+ * multicast tensor-memory copies, attention_wgmma_pair.cu): head dims
+ * 449..464, no window, every key of the call in the cache without
+ * wrapping; cudaErrorInvalidValue for other shapes. */
+cudaError_t wgmma_pair_prefill_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream);
+
 } // namespace zbattn
 
 #endif

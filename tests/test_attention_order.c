@@ -56,6 +56,52 @@ static void test_order_every_block_once(void **state)
             for (int group = 1; group <= nbhs[i]; group++) check_order(nbhs[i], nrbs[j], group);
 }
 
+/* The block-pair grid: every row block once, the two blocks of a cluster
+ * on adjacent row blocks (lower one first) of the same pair, clusters in
+ * zb_attention_block's order over pairs; only an odd row-block count
+ * leaves one block past the last row, the upper one of the last pair. */
+static void check_pair_order(int nbh, int nrb, int group)
+{
+    const int pairs = (nrb + 1) / 2, n = 2 * nbh * pairs;
+    unsigned char *seen = calloc((size_t)nbh * (nrb + 1), 1);
+    assert_non_null(seen);
+    int past = 0;
+    for (int L = 0; L < n; L += 2) {
+        int bh0, rb0, bh1, rb1, bh, rank;
+        zb_attention_pair_block(L, group, nrb, nbh, &bh0, &rb0);
+        zb_attention_pair_block(L + 1, group, nrb, nbh, &bh1, &rb1);
+        zb_attention_block(L / 2, group, pairs, nbh, &bh, &rank);
+        if (bh0 != bh || bh1 != bh || rb0 % 2 != 0 || rb1 != rb0 + 1 || rb0 / 2 != pairs - 1 - rank)
+            fail_msg("nbh %d nrb %d group %d: cluster %d -> (%d, %d) (%d, %d), order (%d, %d)", nbh, nrb, group,
+                     L / 2, bh0, rb0, bh1, rb1, bh, rank);
+        if (rb0 >= nrb || rb1 > nrb) fail_msg("nbh %d nrb %d: row block %d/%d out of range", nbh, nrb, rb0, rb1);
+        if (rb1 == nrb) past++;
+        if (seen[bh0 * (nrb + 1) + rb0]++ || seen[bh1 * (nrb + 1) + rb1]++)
+            fail_msg("nbh %d nrb %d group %d: a row block of cluster %d visited twice", nbh, nrb, group, L / 2);
+    }
+    assert_int_equal(past, nrb % 2 ? nbh : 0);
+    free(seen);
+}
+
+static void test_pair_order(void **state)
+{
+    (void)state;
+    const int nbhs[] = {1, 3, 16, 48};
+    const int nrbs[] = {1, 2, 3, 64, 129, 256};
+    for (size_t i = 0; i < sizeof nbhs / sizeof *nbhs; i++)
+        for (size_t j = 0; j < sizeof nrbs / sizeof *nrbs; j++)
+            for (int group = 1; group <= nbhs[i]; group++) check_pair_order(nbhs[i], nrbs[j], group);
+    /* 16 heads at T 16384: the first cluster takes the last two row blocks
+     * of head 0 in one head per group, of every head in turn in one group */
+    int bh, rb;
+    zb_attention_pair_block(1, 1, 256, 16, &bh, &rb);
+    assert_int_equal(bh, 0);
+    assert_int_equal(rb, 255);
+    zb_attention_pair_block(2, 16, 256, 16, &bh, &rb);
+    assert_int_equal(bh, 1);
+    assert_int_equal(rb, 254);
+}
+
 /* A short last group: 7 pairs in groups of 3 leave one pair, whose ranks
  * come last in order. */
 static void test_order_short_last_group(void **state)
@@ -77,21 +123,27 @@ static void test_head_group_rule(void **state)
 {
     (void)state;
     const int64_t l2 = 50 << 20; /* the H100's */
-    /* Zamba, head dim 464, 16 heads: 30 MB a head at 16384 keys -> one per
-     * group; at 12288 keys (23 MB) and 2048 all in one group */
+    /* half of it: 26.2 MB. Zamba, head dim 464, 16 heads: 30 MB a head at
+     * 16384 keys and 22.8 MB at 12288 -> one per group; 7.6 MB at 4096 ->
+     * 3; 3.8 MB at 2048 -> 6 */
     assert_int_equal(zb_attention_head_group(l2, 16384, 464, 16, 16, 16), 1);
-    assert_int_equal(zb_attention_head_group(l2, 12288, 464, 16, 16, 16), 16);
-    assert_int_equal(zb_attention_head_group(l2, 2048, 464, 16, 16, 16), 16);
-    /* batch 3: every pair of the launch */
-    assert_int_equal(zb_attention_head_group(l2, 2048, 464, 16, 16, 48), 48);
-    /* Llama, 8 MB a head at 16384: one group */
-    assert_int_equal(zb_attention_head_group(l2, 16384, 128, 32, 32, 32), 32);
-    /* the same heads at 60000 keys: 31 MB a head */
+    assert_int_equal(zb_attention_head_group(l2, 12288, 464, 16, 16, 16), 1);
+    assert_int_equal(zb_attention_head_group(l2, 4096, 464, 16, 16, 16), 3);
+    assert_int_equal(zb_attention_head_group(l2, 2048, 464, 16, 16, 16), 6);
+    /* batch 3 counts pairs alike */
+    assert_int_equal(zb_attention_head_group(l2, 2048, 464, 16, 16, 48), 6);
+    /* Llama, 8.4 MB a head at 16384 -> 3; 60000 keys (31 MB) -> 1; 512
+     * keys (0.26 MB) -> every head */
+    assert_int_equal(zb_attention_head_group(l2, 16384, 128, 32, 32, 32), 3);
     assert_int_equal(zb_attention_head_group(l2, 60000, 128, 32, 32, 32), 1);
-    /* GQA: 4 query heads share a KV head's 30 MB, 7.5 MB each */
-    assert_int_equal(zb_attention_head_group(l2, 16384, 464, 16, 4, 16), 16);
-    /* a small L2 */
+    assert_int_equal(zb_attention_head_group(l2, 512, 128, 32, 32, 32), 32);
+    /* GQA: 4 query heads share a KV head's 30 MB, 7.6 MB each -> 3;
+     * Mistral's window ring of 4096 keys, 8 query heads a KV head -> all */
+    assert_int_equal(zb_attention_head_group(l2, 16384, 464, 16, 4, 16), 3);
+    assert_int_equal(zb_attention_head_group(l2, 4096, 128, 32, 8, 32), 32);
+    /* a small L2; no keys */
     assert_int_equal(zb_attention_head_group(4 << 20, 2048, 464, 16, 16, 16), 1);
+    assert_int_equal(zb_attention_head_group(l2, 0, 128, 32, 32, 32), 32);
 }
 
 int main(void)
@@ -100,6 +152,7 @@ int main(void)
         cmocka_unit_test(test_order_every_block_once),
         cmocka_unit_test(test_order_short_last_group),
         cmocka_unit_test(test_head_group_rule),
+        cmocka_unit_test(test_pair_order),
     };
     return cmocka_run_group_tests_name("prefill attention block order", tests, NULL, NULL) ? 1 : 0;
 }

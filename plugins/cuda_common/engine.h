@@ -30,9 +30,14 @@
 #include "zbench_plugin.h"
 
 #define ZBE_MAX_BATCH 64
-/* Rows (batch x tokens) of one prefill chunk: bounds the activation arena. */
+/* Rows (batch x tokens) of one prefill chunk: bounds the activation arena.
+ * A batch-1 chunk may take all of them: chunks of 8192 made zamba-7b's
+ * 16384 prefill 19 ms and llama2-7b's 7 ms faster than chunks of 4096 on
+ * the H100 (docs/PERF.md, 11th session), for a batch-1 workspace of 1.20
+ * GB instead of 0.62 (Zamba) and 0.74 instead of 0.39 (Llama): the arena
+ * batch 2 had already. */
 #define ZBE_PREFILL_ROWS 8192
-#define ZBE_PREFILL_MAX_CHUNK 4096
+#define ZBE_PREFILL_MAX_CHUNK 8192
 /* cuBLASLt workspace (what NVIDIA recommends for Hopper GEMMs). */
 #define ZBE_BLAS_WORKSPACE ((size_t)32 << 20)
 /* Device memory kept free for what we do not allocate ourselves: cuBLAS

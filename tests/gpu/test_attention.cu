@@ -473,7 +473,8 @@ int int_arg(int argc, char **argv, const char *name)
  * stops at the first failure); for V = 5 or 7 with --bench, then the
  * large prefill shapes, whole and in zbench's chunks of 4096 and 8192,
  * timed with variants 6 (the mma.sync kernels), 5 (the wgmma kernels) and
- * 8 and 7 (the same with every head in one group). */
+ * 8 and 7 (the same with every head in one group); for V = 9 with
+ * --bench, Zamba's shapes timed with variants 5 and 9. */
 int main(int argc, char **argv)
 {
     if (!gpu_available("test_attention")) return 0;
@@ -533,7 +534,7 @@ int main(int argc, char **argv)
     uint64_t seed = 1;
     const int only = int_arg(argc, argv, "--variant");
     if (only >= 0) {
-        if ((only == 5 || only == 7) && !is_sm90()) {
+        if ((only == 5 || only == 7 || only == 9) && !is_sm90()) {
             printf("SKIP test_attention --variant %d: the wgmma kernels need compute capability 9.0\n", only);
             return 0;
         }
@@ -551,6 +552,11 @@ int main(int argc, char **argv)
                         bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, v, chunk);
                     }
                 }
+        if (only == 9 && want_bench(argc, argv)) /* the pair kernel against the one-block one */
+            for (int T : {2048, 4096, 16384})
+                for (int chunk : {0, 4096})
+                    if (chunk < T)
+                        for (int v : {5, 9}) bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, v, chunk);
         return 0;
     }
     if (has_arg(argc, argv, "--small")) {
@@ -575,6 +581,11 @@ int main(int argc, char **argv)
          * the mma.sync choice (variant 6) must be right as well */
         for (const Case &c : cases)
             if (c.T > 1) run_case(c, seed++, 6);
+        /* and head dim 464 now goes to the block pairs: the one-block
+         * wgmma kernels (variant 5) too */
+        if (is_sm90())
+            for (const Case &c : cases)
+                if (c.T > 1) run_case(c, seed++, 5, true);
         /* the forced variants the bench compares must be right too */
         for (const Case &c : cases) {
             if (c.T < 2 || c.T > 200 || c.hd % 8 || c.hd > 464) continue;

@@ -1,0 +1,238 @@
+/*
+ * Head-dim-464 prefill attention on pairs of blocks (sm_90a): the wgmma
+ * kernel of attention_wgmma.cu, with each K and V tile fetched from L2 once
+ * for two query blocks instead of once for each.
+ *
+ * Why. The one-block kernel moves 2 x 64 keys x 464 x 2 bytes = 119 KB of
+ * K and V from L2 into each block for 7.6 MFLOP of tensor work (64 FLOP a
+ * byte). At T 16384 its 15.9 ms on the H100 make about 17 bytes a clock
+ * per SM, ~3.9 TB/s of L2 reads over the GPU: the copies, not the tensor
+ * pipes (~30% busy), set its pace. A block cannot take more query rows,
+ * since the 64 x 464 fp32 O accumulator already fills half of the register
+ * file. Two blocks can share the copies instead.
+ *
+ * How. The grid is made of clusters of two blocks (__cluster_dims__):
+ * adjacent query blocks 2i and 2i+1 of one (sequence, head), which read
+ * the same keys but the last tile. Each K or V tile is 8 slabs of 64
+ * columns x 64 keys; each block of the pair issues four of them as tensor
+ * copies (cp.async.bulk.tensor) multicast to both blocks, so each block's
+ * shared memory receives the whole tile while each fetched only half of it.
+ * The tensor maps lay the slabs out in the 128-byte swizzle the wgmma
+ * descriptors read (attention_wgmma.cu's layout: slab ca at ca x 8192,
+ * 16-byte chunk c of row r at c ^ (r % 8)); the keys the call does not
+ * hold (rows from pos0 + T on) and the columns past the head dim lie
+ * outside the map and arrive as zeros, as the cp.async path zero-fills
+ * them (a stale cache slot may hold NaN bit patterns, and 0 x NaN would
+ * poison P V).
+ *
+ * Synchronisation, per tile it (parity it % 2 on each barrier):
+ *  - a transaction barrier per buffer (K, V) in each block: its own thread
+ *    0 arrives with the whole tile's byte count, the copies of both blocks
+ *    complete bytes on it;
+ *  - a cluster barrier before each multicast into a buffer, since the
+ *    copies write into the partner's shared memory too: V(it) is issued
+ *    once both blocks finished P V(it-1), K(it+1) once both made S(it).
+ *  Both blocks walk the pair's key tiles, the lower block's last one fully
+ *  masked (P = 0, alpha = 1: no effect), so the barriers stay in step. A
+ *  pair's upper block past T (odd row-block counts) runs on zero queries
+ *  and stores nothing.
+ * Limits: head dims 449..464 (the last slab must start inside the row),
+ * no window, every key of the call in the cache without wrapping; the
+ * launcher refuses other shapes.
+ *
+ * STATUS: zbk_attention's choice where it takes the shape on compute
+ * capability 9.0 (attention_prefill.cu's prefill(); forced: variant 9)
+ * since its first run on the H100 (2026-12-07, 11th session): every
+ * prefill case it takes matches the CPU reference, memcheck clean, and
+ * against the one-block kernel 305.8 -> 259.4 us at T 2048, 1094.8 ->
+ * 888.8 us at 4096, 15.95 -> 12.75 ms at 16384 and 16.95 -> 13.16 ms in
+ * zbench's chunks of 4096; zamba-7b's 16384 prefill 975.6 -> 914.3 ms
+ * (docs/PERF.md, "Block pairs").
+ */
+#include <cuda.h> /* CUtensorMap and its enums; the encoder comes through the runtime's entry-point query */
+#include <cudaTypedefs.h>
+
+#include "attention_wgmma.cuh"
+
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#error "attention_wgmma_pair.cu must be built for sm_90a (the Makefile's CUDA_ARCH_WGMMA)"
+#endif
+
+namespace zbattn {
+namespace {
+
+constexpr int kSlabs = 8;                     /* 64-column slabs of a 512-column tile */
+constexpr uint32_t kSlabBytes = 64u * 64 * 2; /* 64 keys x 128 bytes */
+constexpr uint32_t kTileTx = kSlabs * kSlabBytes;
+constexpr size_t kPairSmem = kSmem + 2 * sizeof(uint64_t); /* + the two barriers */
+static_assert(kTileTx == kTileBytes, "a tile is its 8 slabs");
+
+__device__ __forceinline__ int cluster_rank()
+{
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return (int)r;
+}
+
+/* Every thread of both blocks; release/acquire at cluster scope. */
+__device__ __forceinline__ void cluster_sync()
+{
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+
+/* One arrival that also expects `bytes` of copies in the current phase. */
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
+{
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                     "selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+
+/* Box {64 columns, 1 head, 64 keys, 1 sequence} of map tm at (col, kvh, key,
+ * b) into shared offset dst of both blocks of the cluster, completing its
+ * bytes on the barrier at offset bar of each. */
+__device__ __forceinline__ void slab_multicast(uint32_t dst, const CUtensorMap *tm, int col, int kvh, int key, int b,
+                                               uint32_t bar)
+{
+    const uint16_t both = 3;
+    asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+                 " [%0], [%1, {%2, %3, %4, %5}], [%6], %7;\n" ::"r"(dst),
+                 "l"(reinterpret_cast<uint64_t>(tm)), "r"(col), "r"(kvh), "r"(key), "r"(b), "r"(bar), "h"(both)
+                 : "memory");
+}
+
+__global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(kThreads, 1)
+    attn_wgmma_pair_kernel(const PrefillParams p, const __grid_constant__ CUtensorMap tk,
+                           const __grid_constant__ CUtensorMap tv)
+{
+    extern __shared__ __align__(1024) unsigned char smem[];
+    const uint32_t sQ = smem_addr(smem), sK = sQ + kTileBytes, sV = sK + kTileBytes, sP = sV + kTileBytes;
+    float *alph = reinterpret_cast<float *>(smem + 3 * (size_t)kTileBytes + kPBytes); /* [kBM] */
+    float *linv = alph + kBM;                                                           /* [kBM] */
+    const uint32_t barK = smem_addr(linv + kBM), barV = barK + 8;
+
+    const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int wg = warp >> 2;
+    const int r0 = 16 * (warp & 3) + (lane >> 2);
+    const int rank = cluster_rank(); /* which four slabs of each tile this block fetches */
+
+    /* this block's row block rb of the pair (rb / 2), attention_order.h */
+    int bh, rb;
+    zb_attention_pair_block((int)blockIdx.x, p.head_group, p.nrb, p.nbh, &bh, &rb);
+    BlockGeom g;
+    g.b = bh / p.nh;
+    g.h = bh - g.b * p.nh;
+    g.kvh = g.h / (p.nh / p.nkv);
+    g.t0 = rb * kBM;
+    g.P0 = p.pos0 + g.t0;
+    g.P1 = p.pos0 + min(g.t0 + kBM, p.T) - 1;
+    const int ntiles = (p.pos0 + min(((rb | 1) + 1) * kBM, p.T) - 1) / kBN + 1; /* through the pair's last key */
+
+    if (tid == 0) {
+        mbar_init(barK, 1);
+        mbar_init(barV, 1);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    cluster_sync(); /* both blocks' barriers exist before either block's copies complete on them */
+
+    load_tile<kBM, 64, kChunks>(sQ, p.hd, q_row_src(p, g));
+    cp_async_commit();
+    /* this block's four slabs of a tile, multicast; its barrier expects all eight */
+    auto issue = [&](const CUtensorMap *tm, uint32_t buf, uint32_t bar, int key) {
+        mbar_expect_tx(bar, kTileTx);
+#pragma unroll
+        for (int s = 0; s < kSlabs / 2; s++) {
+            const int slab = rank * (kSlabs / 2) + s;
+            slab_multicast(buf + (uint32_t)slab * kSlabBytes, tm, slab * 64, g.kvh, key, g.b, bar);
+        }
+    };
+    if (tid == 0) issue(&tk, sK, barK, 0);
+
+    float o[4 * kNT0];
+#pragma unroll
+    for (int i = 0; i < 4 * kNT0; i++) o[i] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+
+    for (int it = 0; it < ntiles; it++) {
+        const int j0 = it * kBN;
+        const uint32_t parity = (uint32_t)it & 1;
+        cp_async_wait<0>();
+        fence_proxy_async(); /* Q (generic-proxy copies) is read by wgmma */
+        mbar_wait(barK, parity);
+        cluster_sync(); /* K(it) and Q in place; both blocks are done with V(it-1) and P */
+        if (tid == 0) issue(&tv, sV, barV, j0);
+        if (wg == 0) wide_s_softmax(p, sQ, sK, sP, alph, o, m, l, j0, g.P0, g.P1, r0, lane);
+        mbar_wait(barV, parity);
+        cluster_sync(); /* V(it), P and alpha in place; both blocks are done with K(it) */
+        if (tid == 0 && it + 1 < ntiles) issue(&tk, sK, barK, j0 + kBN);
+        wide_pv(wg, sP, sV, alph, o, r0);
+    }
+    cluster_sync(); /* no block leaves while its partner may still use the cluster */
+    wide_store(p, g.b, g.h, g.t0, linv, o, l, wg, r0, lane);
+}
+
+/* The tensor map of a cache (kc or vc): [batch][slots][nkv][hd] 16-bit,
+ * seen as {hd, nkv, pos0 + T keys, batch} so that the keys the call does
+ * not hold read as zeros; boxes of {64, 1, 64, 1} in the 128-byte swizzle. */
+cudaError_t cache_map(CUtensorMap *tm, const zbk_half *base, const zbk_attention_args *a,
+                      PFN_cuTensorMapEncodeTiled_v12000 encode)
+{
+    const cuuint64_t row = (cuuint64_t)a->hd * 2;
+    const cuuint64_t dims[4] = {(cuuint64_t)a->hd, (cuuint64_t)a->nkv, (cuuint64_t)a->pos0 + (cuuint64_t)a->T,
+                                (cuuint64_t)a->batch};
+    const cuuint64_t strides[3] = {row, row * (cuuint64_t)a->nkv, row * (cuuint64_t)a->nkv * (cuuint64_t)a->slots};
+    const cuuint32_t box[4] = {64, 1, (cuuint32_t)kBN, 1}, step[4] = {1, 1, 1, 1};
+    const CUresult r = encode(tm, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<zbk_half *>(base), dims, strides, box,
+                              step, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+}
+
+} // namespace
+
+cudaError_t wgmma_pair_prefill_launch(const zbk_attention_args *a, const PrefillParams &p0, cudaStream_t stream)
+{
+    if (!p0.vec16 || a->hd <= kDP - 16 || a->hd > kDP || a->window > 0 || (int64_t)a->pos0 + a->T > a->slots)
+        return cudaErrorInvalidValue;
+    cudaError_t e = wgmma_device_check();
+    if (e != cudaSuccess) return e;
+
+    void *fn = nullptr;
+    cudaDriverEntryPointQueryResult found;
+    e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
+    if (e != cudaSuccess) return e;
+    if (found != cudaDriverEntryPointSuccess || !fn) return cudaErrorNotSupported;
+    const auto encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+    CUtensorMap tk, tv;
+    if ((e = cache_map(&tk, a->kc, a, encode)) != cudaSuccess) return e;
+    if ((e = cache_map(&tv, a->vc, a, encode)) != cudaSuccess) return e;
+
+    PrefillParams p = p0;
+    const int64_t nrb = (a->T + kBM - 1) / kBM, pairs = (nrb + 1) / 2, nbh = (int64_t)a->batch * a->nh;
+    if (pairs * nbh * 2 > 0x7fffffff) return cudaErrorInvalidValue;
+    if (p.head_group < 1 && (e = choose_head_group(a, &p.head_group)) != cudaSuccess) return e;
+    p.head_group = (int)std::min<int64_t>(p.head_group, nbh);
+    p.nrb = (int)nrb;
+    p.nbh = (int)nbh;
+    e = cudaFuncSetAttribute(attn_wgmma_pair_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)kPairSmem);
+    if (e != cudaSuccess) return e;
+    attn_wgmma_pair_kernel<<<(unsigned)(pairs * nbh * 2), kThreads, kPairSmem, stream>>>(p, tk, tv);
+    return cudaGetLastError();
+}
+
+} // namespace zbattn
