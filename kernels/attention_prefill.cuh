@@ -50,15 +50,15 @@ struct BlockGeom {
     size_t rowstride;
 };
 
-template <int BM, int BN> __device__ __forceinline__ BlockGeom block_geom(const PrefillParams &p)
+/* The geometry of the block of (sequence, head) pair bh whose query rows
+ * start at t0. */
+template <int BM, int BN> __device__ __forceinline__ BlockGeom block_geom_at(const PrefillParams &p, int bh, int t0)
 {
     BlockGeom g;
-    int bh, rb;
-    zb_attention_block((int)blockIdx.x, p.head_group, p.nrb, p.nbh, &bh, &rb);
     g.b = bh / p.nh;
     g.h = bh - g.b * p.nh;
     g.kvh = g.h / (p.nh / p.nkv);
-    g.t0 = (p.nrb - 1 - rb) * BM;
+    g.t0 = t0;
     g.P0 = p.pos0 + g.t0;
     g.P1 = p.pos0 + min(g.t0 + BM, p.T) - 1;
     g.klo = p.window > 0 ? max(0, g.P0 - p.window + 1) : 0;
@@ -70,6 +70,14 @@ template <int BM, int BN> __device__ __forceinline__ BlockGeom block_geom(const 
     g.kbase = p.kc + base;
     g.vbase = p.vc + base;
     return g;
+}
+
+/* This block's geometry in attention_order.h's grid. */
+template <int BM, int BN> __device__ __forceinline__ BlockGeom block_geom(const PrefillParams &p)
+{
+    int bh, rank;
+    zb_attention_block((int)blockIdx.x, p.head_group, p.nrb, p.nbh, &bh, &rank);
+    return block_geom_at<BM, BN>(p, bh, (p.nrb - 1 - rank) * BM);
 }
 
 /* Does key tile j0 need a mask for query rows P0..P1? */
@@ -95,19 +103,11 @@ inline cudaError_t choose_head_group(const zbk_attention_args *a, int *group)
     return cudaSuccess;
 }
 
-/* One prefill launch: a one-dimensional grid of (sequence, head) pairs x
- * row blocks of bm in attention_order.h's order, groups of p.head_group
- * pairs (< 1: choose_head_group's choice; more than the pairs: one
- * group); the dynamic shared-memory limit raised where a kernel needs
- * more than 48 KB. */
-template <typename Kern>
-cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_attention_args *a, PrefillParams p,
-                           cudaStream_t stream)
+/* The grid order's fields of p for row blocks of bm: p.nrb and p.nbh, and
+ * p.head_group (< 1: choose_head_group's choice; more than the pairs: one
+ * group). cudaErrorInvalidValue where nrb x nbh blocks overflow an int. */
+inline cudaError_t plan_order(const zbk_attention_args *a, int bm, PrefillParams &p)
 {
-    if (smem > 48 * 1024) {
-        const cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess) return e;
-    }
     const int64_t nrb = (a->T + bm - 1) / bm;
     const int64_t nbh = (int64_t)a->batch * a->nh;
     if (nrb * nbh > 0x7fffffff) return cudaErrorInvalidValue;
@@ -118,7 +118,23 @@ cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_a
     p.head_group = (int)std::min<int64_t>(p.head_group, nbh);
     p.nrb = (int)nrb;
     p.nbh = (int)nbh;
-    kern<<<(unsigned)(nrb * nbh), nthr, smem, stream>>>(p);
+    return cudaSuccess;
+}
+
+/* One prefill launch: a one-dimensional grid of (sequence, head) pairs x
+ * row blocks of bm in attention_order.h's order (plan_order); the dynamic
+ * shared-memory limit raised where a kernel needs more than 48 KB. */
+template <typename Kern>
+cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_attention_args *a, PrefillParams p,
+                           cudaStream_t stream)
+{
+    if (smem > 48 * 1024) {
+        const cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess) return e;
+    }
+    const cudaError_t e = plan_order(a, bm, p);
+    if (e != cudaSuccess) return e;
+    kern<<<(unsigned)((int64_t)p.nrb * p.nbh), nthr, smem, stream>>>(p);
     return cudaGetLastError();
 }
 

@@ -134,13 +134,7 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(kThreads, 1)
     /* this block's row block rb of the pair (rb / 2), attention_order.h */
     int bh, rb;
     zb_attention_pair_block((int)blockIdx.x, p.head_group, p.nrb, p.nbh, &bh, &rb);
-    BlockGeom g;
-    g.b = bh / p.nh;
-    g.h = bh - g.b * p.nh;
-    g.kvh = g.h / (p.nh / p.nkv);
-    g.t0 = rb * kBM;
-    g.P0 = p.pos0 + g.t0;
-    g.P1 = p.pos0 + min(g.t0 + kBM, p.T) - 1;
+    const BlockGeom g = block_geom_at<kBM, kBN>(p, bh, rb * kBM);
     const int ntiles = (p.pos0 + min(((rb | 1) + 1) * kBM, p.T) - 1) / kBN + 1; /* through the pair's last key */
 
     if (tid == 0) {
@@ -223,15 +217,12 @@ cudaError_t wgmma_pair_prefill_launch(const zbk_attention_args *a, const Prefill
     if ((e = cache_map(&tv, a->vc, a, encode)) != cudaSuccess) return e;
 
     PrefillParams p = p0;
-    const int64_t nrb = (a->T + kBM - 1) / kBM, pairs = (nrb + 1) / 2, nbh = (int64_t)a->batch * a->nh;
-    if (pairs * nbh * 2 > 0x7fffffff) return cudaErrorInvalidValue;
-    if (p.head_group < 1 && (e = choose_head_group(a, &p.head_group)) != cudaSuccess) return e;
-    p.head_group = (int)std::min<int64_t>(p.head_group, nbh);
-    p.nrb = (int)nrb;
-    p.nbh = (int)nbh;
+    if ((e = plan_order(a, kBM, p)) != cudaSuccess) return e;
+    const int64_t blocks = (int64_t)(p.nrb + 1) / 2 * 2 * p.nbh; /* whole pairs */
+    if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
     e = cudaFuncSetAttribute(attn_wgmma_pair_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)kPairSmem);
     if (e != cudaSuccess) return e;
-    attn_wgmma_pair_kernel<<<(unsigned)(pairs * nbh * 2), kThreads, kPairSmem, stream>>>(p, tk, tv);
+    attn_wgmma_pair_kernel<<<(unsigned)blocks, kThreads, kPairSmem, stream>>>(p, tk, tv);
     return cudaGetLastError();
 }
 
