@@ -117,15 +117,20 @@ cudaError_t generic_launch(const zbk_attention_args *a, cudaStream_t stream);
  * warps (head_dim <= 464); 3 = the scalar generic path; 4 = the split kernel
  * with S on 4 warps (head_dim <= 464, the mma.sync choice for 257..464);
  * 5 = the wgmma kernels of attention_wgmma.cu (head_dim 97..128 and
- * 257..464, compute capability 9.0: zbk_attention's choice there);
+ * 257..464, compute capability 9.0: zbk_attention's choice there; for
+ * 97..128 the pipelined kernel, with tensor copies where it can);
  * 6 = what zbk_attention picks where there is no wgmma kernel (the
  * mma.sync kernels, so a CC 9.0 device checks them too); 7 and 8 = 5 and
  * 6 with every head in one group of the grid's order (attention_order.h),
  * the order before groups, kept to compare; 9 = the head-dim-464 wgmma
  * kernel on pairs of blocks sharing K and V (attention_wgmma_pair.cu:
- * head dims 449..464, no window).
+ * head dims 449..464, no window); for head dims 97..128 the wgmma kernels
+ * one by one: 10 = two stages, the softmax of a tile between its two
+ * products (zbk_attention's choice until 2026-12-07, kept to compare),
+ * 11 = pipelined (the softmax of tile j+1 beside P V of tile j), cp.async
+ * copies, 12 = the same with tensor copies (no window, no ring wrap).
  * Returns cudaErrorInvalidValue where a variant cannot run
- * (cudaErrorNoKernelImageForDevice for 5, 7 and 9 off compute capability 9.0). */
+ * (cudaErrorNoKernelImageForDevice for 5, 7 and 9-12 off compute capability 9.0). */
 extern "C" cudaError_t zbk_attention_prefill_variant(const zbk_attention_args *a, int variant,
                                                      cudaStream_t stream);
 

@@ -31,7 +31,9 @@
  * 16-byte rows go to the Hopper wgmma kernels of attention_wgmma.cu (same
  * contract; see that file), head dims 449..464 without a window to their
  * block-pair form (attention_wgmma_pair.cu: K and V fetched once for two
- * query blocks, 15-22% faster on the H100); elsewhere, and under the
+ * query blocks, 15-22% faster on the H100), head dims 97..128 without a
+ * window or ring wrap to the pipelined kernel with tensor copies (12-16%
+ * faster than with cp.async, which the others get); elsewhere, and under the
  * forced variant 6 (so that an H100 still checks what other devices run),
  * to these mma.sync ones:
  *  - rows kernel (head_dim <= 128): each warp owns 16*MT query rows
@@ -632,7 +634,7 @@ cudaError_t prefill(const zbk_attention_args *a, int variant, cudaStream_t s)
     }
     if (variant == 0 && wgmma_head_dim(hd)) {
         /* the wgmma kernels where the device runs them (sm_90a image) */
-        const cudaError_t e = wgmma_prefill_launch(a, p, s);
+        const cudaError_t e = wgmma_prefill_launch(a, p, s, Wgmma128::Best);
         if (e != cudaErrorNoKernelImageForDevice) return e;
     }
     switch (variant) {
@@ -657,8 +659,13 @@ cudaError_t prefill(const zbk_attention_args *a, int variant, cudaStream_t s)
     case 4:
         if (hd <= 464 && p.vec16) return launch_split<464, true, true>(a, p, s);
         return cudaErrorInvalidValue;
-    case 5: return wgmma_prefill_launch(a, p, s);
+    case 5: return wgmma_prefill_launch(a, p, s, Wgmma128::Best);
+    case 10:
+    case 11:
+        if (hd <= 128) return wgmma_prefill_launch(a, p, s, variant == 10 ? Wgmma128::TwoStage : Wgmma128::Pipe);
+        return cudaErrorInvalidValue;
     case 9: return wgmma_pair_prefill_launch(a, p, s);
+    case 12: return wgmma128_tma_launch(a, p, s);
     }
     return cudaErrorInvalidValue;
 }

@@ -142,10 +142,23 @@ cudaError_t launch_prefill(Kern kern, int bm, int nthr, size_t smem, const zbk_a
  * kernel's width, attention_wgmma.cu's kDP). */
 inline bool wgmma_head_dim(int hd) { return (hd > 96 && hd <= 128) || (hd > 256 && hd <= 464); }
 
+/* Which head-dim-128 wgmma kernel (attention_wgmma.cu): Best = tensor
+ * copies where the shape allows, else Pipe (the softmax of a tile beside
+ * the previous tile's P V, cp.async copies); TwoStage = the kernel of
+ * before the pipelined ones, kept to compare. */
+enum class Wgmma128 { Best, Pipe, TwoStage };
+
 /* The Hopper (sm_90a wgmma) kernels for wgmma_head_dim with 16-byte rows
  * (attention_wgmma.cu): cudaErrorInvalidValue for other shapes,
  * cudaErrorNoKernelImageForDevice off compute capability 9.0. */
-cudaError_t wgmma_prefill_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream);
+cudaError_t wgmma_prefill_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream,
+                                 Wgmma128 k128);
+
+/* The pipelined head-dim-128 wgmma kernel with K and V brought by tensor
+ * copies: head dims 97..128, 16-byte rows, no window, every key of the
+ * call in the cache without wrapping; cudaErrorInvalidValue for other
+ * shapes (cudaErrorNotSupported without the driver's tensor-map encoder). */
+cudaError_t wgmma128_tma_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream);
 
 /* cudaSuccess on compute capability 9.0, where the sm_90a cubins run;
  * cudaErrorNoKernelImageForDevice elsewhere. */

@@ -11,6 +11,8 @@
 #ifndef ZB_ATTENTION_WGMMA_CUH
 #define ZB_ATTENTION_WGMMA_CUH
 
+#include <cuda.h> /* CUtensorMap and its enums; the encoder comes through the runtime's entry-point query */
+#include <cudaTypedefs.h>
 #include <math.h>
 
 #include "attention_prefill.cuh"
@@ -48,10 +50,111 @@ __device__ __forceinline__ void fence_proxy_async()
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+/* All but the latest committed group complete (groups complete in order). */
+__device__ __forceinline__ void wgmma_wait_but_one() { asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); }
 template <int N> __device__ __forceinline__ void reg_fence(float (&r)[N])
 {
 #pragma unroll
     for (int i = 0; i < N; i++) asm volatile("" : "+f"(r[i])::"memory");
+}
+/* The same for a register A operand: it stays live (its registers are not
+ * reused) until the wait that retires the wgmma reading it. */
+template <int N, int M> __device__ __forceinline__ void reg_fence(uint32_t (&r)[N][M])
+{
+#pragma unroll
+    for (int i = 0; i < N; i++)
+#pragma unroll
+        for (int j = 0; j < M; j++) asm volatile("" : "+r"(r[i][j])::"memory");
+}
+
+/* ------------------------ tensor copies, transaction barriers, clusters */
+
+__device__ __forceinline__ int cluster_rank()
+{
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return (int)r;
+}
+
+/* Every thread of both blocks; release/acquire at cluster scope. */
+__device__ __forceinline__ void cluster_sync()
+{
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+
+/* One arrival that also expects `bytes` of copies in the current phase. */
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
+{
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                     "selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+
+/* Box {64 columns, 1 head, the map's box of keys, 1 sequence} of map tm
+ * at (col, kvh, key, b) into shared offset dst of both blocks of the
+ * cluster, completing its bytes on the barrier at offset bar of each. */
+__device__ __forceinline__ void slab_multicast(uint32_t dst, const CUtensorMap *tm, int col, int kvh, int key, int b,
+                                               uint32_t bar)
+{
+    const uint16_t both = 3;
+    asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+                 " [%0], [%1, {%2, %3, %4, %5}], [%6], %7;\n" ::"r"(dst),
+                 "l"(reinterpret_cast<uint64_t>(tm)), "r"(col), "r"(kvh), "r"(key), "r"(b), "r"(bar), "h"(both)
+                 : "memory");
+}
+
+/* The same box into this block's shared memory only. */
+__device__ __forceinline__ void box_copy(uint32_t dst, const CUtensorMap *tm, int col, int kvh, int key, int b,
+                                         uint32_t bar)
+{
+    asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(dst),
+                 "l"(reinterpret_cast<uint64_t>(tm)), "r"(col), "r"(kvh), "r"(key), "r"(b), "r"(bar)
+                 : "memory");
+}
+
+/* The tensor maps of the caches kc and vc: [batch][slots][nkv][hd] 16-bit,
+ * each seen as {hd, nkv, pos0 + T keys, batch} so that the keys the call
+ * does not hold read as zeros (a stale slot may hold NaN bit patterns, and
+ * 0 x NaN would poison P V); boxes of {64 columns, 1, box_keys, 1} in the
+ * 128-byte swizzle, i.e. one column atom of the layout above. The caller
+ * guarantees no ring wrap (pos0 + T <= slots) and 16-byte rows. */
+inline cudaError_t cache_maps(CUtensorMap *tk, CUtensorMap *tv, const zbk_attention_args *a, int box_keys)
+{
+    void *fn = nullptr;
+    cudaDriverEntryPointQueryResult found;
+    cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
+    if (e != cudaSuccess) return e;
+    if (found != cudaDriverEntryPointSuccess || !fn) return cudaErrorNotSupported;
+    const auto encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+    const cuuint64_t row = (cuuint64_t)a->hd * 2;
+    const cuuint64_t dims[4] = {(cuuint64_t)a->hd, (cuuint64_t)a->nkv, (cuuint64_t)a->pos0 + (cuuint64_t)a->T,
+                                (cuuint64_t)a->batch};
+    const cuuint64_t strides[3] = {row, row * (cuuint64_t)a->nkv, row * (cuuint64_t)a->nkv * (cuuint64_t)a->slots};
+    const cuuint32_t box[4] = {64, 1, (cuuint32_t)box_keys, 1}, step[4] = {1, 1, 1, 1};
+    for (int i = 0; i < 2; i++) {
+        const CUresult r = encode(i ? tv : tk, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4,
+                                  const_cast<zbk_half *>(i ? a->vc : a->kc), dims, strides, box, step,
+                                  CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        if (r != CUDA_SUCCESS) return cudaErrorInvalidValue;
+    }
+    return cudaSuccess;
 }
 
 /* S (+)= Q K^T for 64 rows x 64 keys, one k-step of 16; both operands K-major. */
@@ -195,6 +298,31 @@ __device__ __forceinline__ void load_tile(uint32_t dst, int hd, RowSrc row_src)
     }
 }
 
+/* Scores as the S accumulators hold them: s[4 n + 2 hr + e] is row
+ * r0 + 8 hr of the block and key j0 + 8 n + 2 (lane % 4) + e. */
+
+/* -inf for the scores whose key the row (query position P0 + its row)
+ * may not see. */
+template <int NS>
+__device__ __forceinline__ void mask_scores(float (&s)[NS], int j0, int P0, int r0, int lane, int window)
+{
+#pragma unroll
+    for (int i = 0; i < NS; i++) {
+        const int qpos = P0 + r0 + 8 * ((i >> 1) & 1);
+        const int key = j0 + 8 * (i >> 2) + 2 * (lane & 3) + (i & 1);
+        if (key_masked(key, qpos, window)) s[i] = -INFINITY;
+    }
+}
+
+/* This lane's largest score of row r0 + 8 hr. */
+template <int NS> __device__ __forceinline__ float lane_row_max(const float (&s)[NS], int hr)
+{
+    float mx = -INFINITY;
+#pragma unroll
+    for (int n = 0; n < NS / 4; n++) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * hr], s[4 * n + 2 * hr + 1]));
+    return mx;
+}
+
 /* ------------------------------------------- one key tile, head dim 464 */
 
 /* Warpgroup 0: S = Q K^T for the block's 64 rows and the 64 keys from j0
@@ -218,22 +346,11 @@ __device__ __forceinline__ void wide_s_softmax(const PrefillParams &p, uint32_t 
     wgmma_wait_all();
     reg_fence(s);
 
-    /* s[4 n + 2 hr + e]: row r0 + 8 hr, key 8 n + 2 (lane % 4) + e */
-    if (tile_needs_mask<kBN>(j0, P0, P1, p.window)) {
-#pragma unroll
-        for (int i = 0; i < 32; i++) {
-            const int qpos = P0 + r0 + 8 * ((i >> 1) & 1);
-            const int key = j0 + 8 * (i >> 2) + 2 * (lane & 3) + (i & 1);
-            if (key_masked(key, qpos, p.window)) s[i] = -INFINITY;
-        }
-    }
+    if (tile_needs_mask<kBN>(j0, P0, P1, p.window)) mask_scores(s, j0, P0, r0, lane, p.window);
 #pragma unroll
     for (int hr = 0; hr < 2; hr++) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int n = 0; n < 8; n++) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * hr], s[4 * n + 2 * hr + 1]));
         float mb;
-        const float alpha = online_max(m[hr], mx, p.sl2, mb);
+        const float alpha = online_max(m[hr], lane_row_max(s, hr), p.sl2, mb);
         const int r = r0 + 8 * hr;
         float rs = 0.f;
 #pragma unroll

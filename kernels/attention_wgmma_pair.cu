@@ -49,9 +49,6 @@
  * zbench's chunks of 4096; zamba-7b's 16384 prefill 975.6 -> 914.3 ms
  * (docs/PERF.md, "Block pairs").
  */
-#include <cuda.h> /* CUtensorMap and its enums; the encoder comes through the runtime's entry-point query */
-#include <cudaTypedefs.h>
-
 #include "attention_wgmma.cuh"
 
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -66,55 +63,6 @@ constexpr uint32_t kSlabBytes = 64u * 64 * 2; /* 64 keys x 128 bytes */
 constexpr uint32_t kTileTx = kSlabs * kSlabBytes;
 constexpr size_t kPairSmem = kSmem + 2 * sizeof(uint64_t); /* + the two barriers */
 static_assert(kTileTx == kTileBytes, "a tile is its 8 slabs");
-
-__device__ __forceinline__ int cluster_rank()
-{
-    uint32_t r;
-    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-    return (int)r;
-}
-
-/* Every thread of both blocks; release/acquire at cluster scope. */
-__device__ __forceinline__ void cluster_sync()
-{
-    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-}
-
-__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count)
-{
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-
-/* One arrival that also expects `bytes` of copies in the current phase. */
-__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes)
-{
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-
-__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
-{
-    uint32_t done;
-    do {
-        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-                     "selp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(bar), "r"(parity)
-                     : "memory");
-    } while (!done);
-}
-
-/* Box {64 columns, 1 head, 64 keys, 1 sequence} of map tm at (col, kvh, key,
- * b) into shared offset dst of both blocks of the cluster, completing its
- * bytes on the barrier at offset bar of each. */
-__device__ __forceinline__ void slab_multicast(uint32_t dst, const CUtensorMap *tm, int col, int kvh, int key, int b,
-                                               uint32_t bar)
-{
-    const uint16_t both = 3;
-    asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
-                 " [%0], [%1, {%2, %3, %4, %5}], [%6], %7;\n" ::"r"(dst),
-                 "l"(reinterpret_cast<uint64_t>(tm)), "r"(col), "r"(kvh), "r"(key), "r"(b), "r"(bar), "h"(both)
-                 : "memory");
-}
 
 __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(kThreads, 1)
     attn_wgmma_pair_kernel(const PrefillParams p, const __grid_constant__ CUtensorMap tk,
@@ -180,23 +128,6 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(kThreads, 1)
     wide_store(p, g.b, g.h, g.t0, linv, o, l, wg, r0, lane);
 }
 
-/* The tensor map of a cache (kc or vc): [batch][slots][nkv][hd] 16-bit,
- * seen as {hd, nkv, pos0 + T keys, batch} so that the keys the call does
- * not hold read as zeros; boxes of {64, 1, 64, 1} in the 128-byte swizzle. */
-cudaError_t cache_map(CUtensorMap *tm, const zbk_half *base, const zbk_attention_args *a,
-                      PFN_cuTensorMapEncodeTiled_v12000 encode)
-{
-    const cuuint64_t row = (cuuint64_t)a->hd * 2;
-    const cuuint64_t dims[4] = {(cuuint64_t)a->hd, (cuuint64_t)a->nkv, (cuuint64_t)a->pos0 + (cuuint64_t)a->T,
-                                (cuuint64_t)a->batch};
-    const cuuint64_t strides[3] = {row, row * (cuuint64_t)a->nkv, row * (cuuint64_t)a->nkv * (cuuint64_t)a->slots};
-    const cuuint32_t box[4] = {64, 1, (cuuint32_t)kBN, 1}, step[4] = {1, 1, 1, 1};
-    const CUresult r = encode(tm, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<zbk_half *>(base), dims, strides, box,
-                              step, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
-}
-
 } // namespace
 
 cudaError_t wgmma_pair_prefill_launch(const zbk_attention_args *a, const PrefillParams &p0, cudaStream_t stream)
@@ -206,15 +137,8 @@ cudaError_t wgmma_pair_prefill_launch(const zbk_attention_args *a, const Prefill
     cudaError_t e = wgmma_device_check();
     if (e != cudaSuccess) return e;
 
-    void *fn = nullptr;
-    cudaDriverEntryPointQueryResult found;
-    e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
-    if (e != cudaSuccess) return e;
-    if (found != cudaDriverEntryPointSuccess || !fn) return cudaErrorNotSupported;
-    const auto encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
     CUtensorMap tk, tv;
-    if ((e = cache_map(&tk, a->kc, a, encode)) != cudaSuccess) return e;
-    if ((e = cache_map(&tv, a->vc, a, encode)) != cudaSuccess) return e;
+    if ((e = cache_maps(&tk, &tv, a, kBN)) != cudaSuccess) return e;
 
     PrefillParams p = p0;
     if ((e = plan_order(a, kBM, p)) != cudaSuccess) return e;

@@ -228,8 +228,11 @@ static inline Model tiny_model(const char *name, zb_layout layout, Source src)
     return m;
 }
 
-/* Zamba shapes at hidden 64 (zamba-tiny: 9 layers; zamba-76l-tiny: 76). */
-static inline Model zamba_model(const char *name, int layers, bool biases, Source src)
+/* Zamba shapes at hidden 64 (zamba-tiny: 9 layers; zamba-76l-tiny: 76).
+ * head_dim > 0 widens the shared block's heads (2 heads then) so that its
+ * attention reaches the kernels of Zamba-7B's width (449..464: the Hopper
+ * block pairs), which the 32-wide heads never take. */
+static inline Model zamba_model(const char *name, int layers, bool biases, Source src, int head_dim = 0)
 {
     Model m = tiny_model(name, ZB_LAYOUT_ZAMBA, src);
     zb_model_desc &d = m.d;
@@ -237,11 +240,11 @@ static inline Model zamba_model(const char *name, int layers, bool biases, Sourc
     d.intermediate_size = 256;
     d.tie_embeddings = 1;
     d.mlp_act = ZB_ACT_GELU;
-    d.n_heads = 4;
-    d.n_kv_heads = 4;
-    d.head_dim = 32; /* 2 * hidden / heads */
+    d.n_heads = head_dim > 0 ? 2 : 4;
+    d.n_kv_heads = d.n_heads;
+    d.head_dim = head_dim > 0 ? head_dim : 32; /* 2 * hidden / heads by default */
     d.attn_in = 128;
-    d.attn_scale = 1.0f / sqrtf(16.0f); /* Zamba: 1/sqrt(head_dim / 2) */
+    d.attn_scale = 1.0f / sqrtf(d.head_dim / 2.0f); /* Zamba: 1/sqrt(head_dim / 2) */
     d.attn_bias = biases;
     d.mlp_bias = biases;
     d.d_inner = 128;
@@ -259,7 +262,10 @@ static inline Model zamba_model(const char *name, int layers, bool biases, Sourc
     return m;
 }
 
-static inline Model transformer_model(const char *name, int kv_heads, int inter, int window, bool biases, Source src)
+/* head_dim > 0 replaces the 16-wide heads (Llama's 128 reaches the Hopper
+ * head-dim-128 kernels). */
+static inline Model transformer_model(const char *name, int kv_heads, int inter, int window, bool biases, Source src,
+                                      int head_dim = 0)
 {
     Model m = tiny_model(name, ZB_LAYOUT_TRANSFORMER, src);
     zb_model_desc &d = m.d;
@@ -268,9 +274,9 @@ static inline Model transformer_model(const char *name, int kv_heads, int inter,
     d.mlp_act = ZB_ACT_SILU;
     d.n_heads = 4;
     d.n_kv_heads = kv_heads;
-    d.head_dim = 16;
+    d.head_dim = head_dim > 0 ? head_dim : 16;
     d.attn_in = 64;
-    d.attn_scale = 0.25f;
+    d.attn_scale = 1.0f / sqrtf((float)d.head_dim);
     d.attn_bias = biases;
     d.mlp_bias = biases;
     d.rope = 1;

@@ -474,7 +474,9 @@ int int_arg(int argc, char **argv, const char *name)
  * large prefill shapes, whole and in zbench's chunks of 4096 and 8192,
  * timed with variants 6 (the mma.sync kernels), 5 (the wgmma kernels) and
  * 8 and 7 (the same with every head in one group); for V = 9 with
- * --bench, Zamba's shapes timed with variants 5 and 9. */
+ * --bench, Zamba's shapes timed with variants 5 and 9; for V = 10 with
+ * --bench, Llama's and Mistral's timed with variants 10, 11 and 12 (the
+ * head-dim-128 wgmma kernels: two stages, pipelined, tensor copies). */
 int main(int argc, char **argv)
 {
     if (!gpu_available("test_attention")) return 0;
@@ -534,7 +536,7 @@ int main(int argc, char **argv)
     uint64_t seed = 1;
     const int only = int_arg(argc, argv, "--variant");
     if (only >= 0) {
-        if ((only == 5 || only == 7 || only == 9) && !is_sm90()) {
+        if ((only == 5 || only == 7 || only >= 9) && !is_sm90()) {
             printf("SKIP test_attention --variant %d: the wgmma kernels need compute capability 9.0\n", only);
             return 0;
         }
@@ -552,6 +554,14 @@ int main(int argc, char **argv)
                         bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, v, chunk);
                     }
                 }
+        if (only == 10 && want_bench(argc, argv)) /* the head-dim-128 kernels: two-stage, pipelined, tensor copies */
+            for (int T : {2048, 4096, 16384})
+                for (int chunk : {0, 4096, 8192})
+                    if (chunk < T)
+                        for (int v : {10, 11, 12}) {
+                            bench_prefill("attn_prefill llama", T, 32, 32, 128, 0, v, chunk);
+                            if (v < 12) bench_prefill("attn_prefill mistral", T, 32, 8, 128, 4096, v, chunk);
+                        }
         if (only == 9 && want_bench(argc, argv)) /* the pair kernel against the one-block one */
             for (int T : {2048, 4096, 16384})
                 for (int chunk : {0, 4096})
@@ -586,6 +596,12 @@ int main(int argc, char **argv)
         if (is_sm90())
             for (const Case &c : cases)
                 if (c.T > 1) run_case(c, seed++, 5, true);
+        /* and the other head-dim-128 wgmma kernels: two stages, the
+         * pipelined one with cp.async, the one with tensor copies */
+        if (is_sm90())
+            for (int v : {10, 11, 12})
+                for (const Case &c : cases)
+                    if (c.T > 1) run_case(c, seed++, v, true);
         /* the forced variants the bench compares must be right too */
         for (const Case &c : cases) {
             if (c.T < 2 || c.T > 200 || c.hd % 8 || c.hd > 464) continue;

@@ -156,13 +156,17 @@ int main(int argc, char **argv)
         return 0;
     }
     std::vector<Model> models;
-    models.reserve(4); /* tensors point into each model's host buffers */
+    models.reserve(6); /* tensors point into each model's host buffers */
     models.push_back(zamba_model("zamba-tiny", 9, false, SYNTH));
     models.push_back(transformer_model("llama2-tiny", 4, 172, 0, false, SYNTH));
     /* the window ring wraps inside prefill and decode */
     models.push_back(transformer_model("mistral-tiny-w16", 2, 160, 16, false, SYNTH));
     /* residual biases: the cuBLAS rank-1 update inside the graph */
     models.push_back(zamba_model("zamba-tiny-bias-host", 9, true, HOST_MIXED));
+    /* the 7B models' head widths: the Hopper prefill kernels (tensor copies,
+     * block pairs) captured in the prefill graphs */
+    models.push_back(transformer_model("llama-tiny-hd128", 2, 172, 0, false, SYNTH, 128));
+    models.push_back(zamba_model("zamba-tiny-hd464", 9, false, SYNTH, 464));
     /* under compute-sanitizer's racecheck and initcheck every launch costs
      * milliseconds: --quick keeps the step counts small */
     const int steps = quick ? 20 : 1000;

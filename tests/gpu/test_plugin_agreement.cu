@@ -208,7 +208,7 @@ int main(int argc, char **argv)
     printf("device: %s, driver %s, runtime %s\n", info.name, info.driver, info.runtime);
 
     std::vector<Model> models;
-    models.reserve(8); /* tensors point into each model's host buffers */
+    models.reserve(12); /* tensors point into each model's host buffers */
     models.push_back(zamba_model("zamba-tiny", 9, false, SYNTH));
     models.push_back(zamba_model("zamba-76l-tiny", 76, false, SYNTH));
     models.push_back(transformer_model("llama2-tiny", 4, 172, 0, false, SYNTH));
@@ -218,6 +218,12 @@ int main(int argc, char **argv)
     models.push_back(transformer_model("llama-tiny-bias-host", 2, 172, 0, true, HOST_MIXED));
     /* a window smaller than the prompt: the ring wraps inside prefill */
     models.push_back(transformer_model("mistral-tiny-w16", 2, 160, 16, false, SYNTH));
+    /* the widths of the 7B models' heads: on CC 9.0 the Hopper kernels
+     * (head dim 128 with tensor copies; 464 on block pairs; 128 with a
+     * window on the cp.async pipeline) inside the whole forward pass */
+    models.push_back(transformer_model("llama-tiny-hd128", 2, 172, 0, false, SYNTH, 128));
+    models.push_back(transformer_model("mistral-tiny-hd128-w16", 2, 160, 16, false, SYNTH, 128));
+    models.push_back(zamba_model("zamba-tiny-hd464", 9, false, SYNTH, 464));
 
     for (const zb_plugin_api *p : {gpu, graph}) {
         if (!p) {
