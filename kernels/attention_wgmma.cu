@@ -171,17 +171,21 @@ __global__ void __launch_bounds__(kThreads, 1) attn_wgmma_kernel(const PrefillPa
  * registers and adds P V with P straight from the S accumulators as the
  * register A operand (m64n128k16, 8 k-steps, V from shared memory). Tiles of
  * 128 keys; same 128-byte swizzle atoms as above (two column atoms per row).
- * Two kernels share the steps below:
- *  - attn_wgmma128_kernel: K and V double-buffered (Q 32 KB + 2 x 64 KB),
- *    tile j+1 loading during all of tile j's work, one barrier per tile;
- *    each warpgroup's tensor cores idle while it runs the softmax;
- *  - attn_wgmma128_pipe_kernel (zbk_attention's choice with a window): the softmax of
- *    tile j+1 runs while the tensor cores add P V of tile j (S of tile j+1
- *    is issued first), which needs K(j+1) and V(j) resident together while
- *    tile j+2 loads: three stages (Q 32 KB + 3 x 64 KB = 224 KB). 252
- *    registers, no spills. On the H100 (2026-12-07) 2-5% faster than the
- *    two-stage kernel in the kernel bench (Llama T 16384: 5.05 against
- *    5.25 ms) and 5 ms off llama2-7b's 16384-token prefill in zbench. */
+ * Three kernels share the steps below:
+ *  - attn_wgmma128_kernel (kept to compare, variant 10): K and V
+ *    double-buffered (Q 32 KB + 2 x 64 KB), tile j+1 loading during all of
+ *    tile j's work, one barrier per tile; each warpgroup's tensor cores
+ *    idle while it runs the softmax;
+ *  - attn_wgmma128_pipe_kernel (zbk_attention's choice with a window or a
+ *    ring wrap): the softmax of tile j+1 runs while the tensor cores add
+ *    P V of tile j (S of tile j+1 is issued first), which needs K(j+1) and
+ *    V(j) resident together while tile j+2 loads: three stages (Q 32 KB +
+ *    3 x 64 KB = 224 KB). 252 registers, no spills. On the H100
+ *    (2026-12-07) 2-5% faster than the two-stage kernel in the kernel
+ *    bench (Llama T 16384: 5.05 against 5.25 ms) and 5 ms off llama2-7b's
+ *    16384-token prefill in zbench;
+ *  - attn_wgmma128_tma_kernel (the choice elsewhere): the same pipeline,
+ *    K and V by tensor copies (below). */
 constexpr int k128BM = 128, k128BN = 128;
 constexpr uint32_t k128Tile = 128u * 128 * 2;
 constexpr size_t k128Smem = 5 * (size_t)k128Tile;
