@@ -12,11 +12,12 @@ static const struct {
     const char *cls;
     const char *patterns[16];
 } k_rules[] = {
-    /* zb kernels: attn_rows / attn_split (prefill), decode_chunk +
-     * decode_combine (flash-decoding), rope_store, the KV ring copy */
+    /* zb kernels: attn_rows / attn_split (prefill), decode_split
+     * (flash-decoding; decode_chunk + decode_combine before it), rope_store,
+     * the KV ring copy */
     {"attention",
-     {"attn", "attention", "flash", "fmha", "rope", "rotary", "softmax", "decode_chunk", "decode_combine", "kv_ring",
-      "ring_copy", NULL}},
+     {"attn", "attention", "flash", "fmha", "rope", "rotary", "softmax", "decode_split", "decode_chunk", "decode_combine",
+      "kv_ring", "ring_copy", NULL}},
     /* selective scan (prefill) and the fused decode step with its x_proj */
     {"scan", {"scan", "mamba_step", "xproj", "selective", "ssm", NULL}},
     /* "conv_" and not "conv": convert_kernel is weight preparation */

@@ -5,7 +5,7 @@
  * Decode reads the whole visible KV range once and does 4 flops per 16-bit
  * pair read: it is memory-bound, so the design is about bytes in flight.
  *  - Split-KV: the visible keys [max(0, p - window + 1), p] are cut into
- *    nch chunks of ch keys (64..512); block (chunk, KV head [, head
+ *    nch chunks of ch keys; block (chunk, KV head [, head
  *    subgroup], sequence) computes for its chunk the max m, the sum l of
  *    exp2(s - m) and the unnormalised sum of exp2(s - m) v, for all query
  *    heads of its KV head (GQA: K/V bytes are read once for the group).
@@ -13,30 +13,38 @@
  *    threads per SM on the 132 SMs of an H100: a partial second wave cost
  *    ~30%) so that short contexts still spread over the machine; chunks
  *    are 64 to 4096 / (heads per block) keys.
- *  - A combine kernel merges the chunks of each (sequence, head):
+ *  - One launch: the last block of a (sequence, head group) to finish
+ *    (an arrival counter per group, atomicInc wrapping it back to 0 for
+ *    the next call) merges its chunks, always in chunk order:
  *    M = max m_c, out = sum_c 2^(m_c - M) o_c / sum_c 2^(m_c - M) l_c.
- *    One chunk writes the normalised output directly (no second launch).
+ *    A lone chunk writes the normalised output directly. (A separate
+ *    combine kernel cost its launch and a full drain at every layer.)
  *  - Inside a block a key row is read by LPK lanes with 16-byte loads
- *    (hd 128: 16 lanes, 2 keys per warp; hd 464: 32 lanes, 2 loads each),
- *    up to 8 loads per thread issued before their first use. Phase 1 makes
- *    the scores (q pre-scaled by scale*log2 e in shared memory, shuffle sums
- *    over the LPK lanes) into shared memory and their max; phase 2 reads V
- *    the same way (its first loads issued before the barrier between the
- *    phases) and accumulates exp2(s - m) v and exp2(s - m) in registers,
- *    reduced across key lanes (shuffles) and warps (shared memory).
+ *    (hd 128: 16 lanes, 2 keys per warp; hd 464: 32 lanes, 2 loads each).
+ *    A single pass: each key lane group keeps a running max, sum and
+ *    output columns (online softmax; q pre-scaled by scale*log2 e in
+ *    shared memory, scores summed over the LPK lanes by shuffles), and K
+ *    and V of the next passes are loaded while this pass is used, so a
+ *    warp always has loads in flight (the two-phase form before it, scores
+ *    then V, waited for memory four to six times a chunk). The key groups
+ *    are merged by shuffles, the 4 warps through shared memory.
+ *  - Before its wait for the kernel ahead (RoPE/KV store), a block asks L2
+ *    for the first 16 KB of its chunk: every key but the newest was
+ *    stored by earlier kernels.
  * Fast path: hd % 8 == 0, hd <= 512, 16-byte aligned q/kc/vc; otherwise the
  * generic kernel.
  *
  * Position in device memory (pos_dev, what a captured graph needs): the
  * chunk length and count are planned on the host for the longest context
  * the call may see (max_pos); each block reads the position, and blocks
- * whose chunk starts past the step's keys return at once; the combine
- * merges only the chunks that ran. The engine uses this form for every
+ * whose chunk starts past the step's keys return at once; the merge
+ * counts and reads only the chunks that ran. The engine uses this form for every
  * decode step, so cuda_fused and cuda_graph run identical launches.
  *
- * Scratch (zbk_attention_scratch_bytes): (m, l) pairs [batch][nh][nch]
- * followed by partial outputs [batch][nh][nch][hd], fp32, for the largest
- * nch any context up to max_kv can get.
+ * Scratch (zbk_attention_scratch_bytes): the arrival counters [batch][nh]
+ * (zero between calls; zbk_attention_scratch_zero_bytes), then (m, l)
+ * pairs [batch][nh][nch] and partial outputs [batch][nh][nch][hd], fp32,
+ * for the largest nch any context up to max_kv can get.
  */
 #include <cuda_bf16.h>
 
@@ -57,7 +65,9 @@ constexpr int kThreads = 128;
  * wave: 65% of copy bandwidth at context 16384 against 82-87% now.) */
 constexpr int kChMin = 64, kChMaxAll = 512, kTargetBlocks = 512;
 
-/* Longest chunk for GT heads a block: the score buffer stays at 16 KB. */
+/* Longest chunk for GT heads a block. It bounded the two-phase kernel's
+ * score buffer (16 KB); the single-pass kernel keeps the same plan, which
+ * is the one measured, and the merge weights ([GT][nch] floats) stay small. */
 int ch_max(int gt) { return 4096 / gt; }
 
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -88,6 +98,7 @@ int max_chunks(int batch, int max_kv)
 struct DecodeParams {
     const zbk_half *q, *kc, *vc;
     zbk_half *out;
+    unsigned *count; /* [batch][nkv * nsub] arrivals of a call's chunks; 0 between calls */
     float2 *pml;
     float *po;
     int nh, nkv, hd, slots, G, nsub, klo, L, ch, nch, lpk_log2;
@@ -108,46 +119,79 @@ __device__ __forceinline__ void unpack8(const uint4 &v, float (&f)[8])
     f[7] = zbk_half_hi(v.w);
 }
 
-/* At least 4 resident blocks per SM (the one-wave plan above); wider head
- * groups issue fewer passes at once to stay within 128 registers. */
-template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode_chunk_kernel(DecodeParams p)
+/* Key passes a warp keeps in flight: K and V of U passes for the keys in
+ * use and as many for the next ones, 8 16-byte loads per thread for one
+ * head, fewer where each key costs more registers of math. */
+__host__ __device__ constexpr int split_passes(int GT, int CPL)
 {
-    /* key passes whose loads are issued together: 8 x 16 bytes per thread
-     * for one head, fewer where each key costs more registers of math */
-    constexpr int U0 = 8 / (CPL * (GT >= 4 ? GT / 2 : 1)), U = U0 > 2 ? U0 : 2;
+    return CPL * (GT >= 4 ? GT / 2 : 1) >= 4 ? 1 : 4 / (CPL * (GT >= 4 ? GT / 2 : 1));
+}
+
+/* Bytes of K and V a block asks L2 for before its wait (the first keys of
+ * its chunk): 8 MB over a 512-block wave, about what the copy engine moves
+ * during the RoPE/KV-store kernel ahead, so it lands before it is read. */
+constexpr int kPrefetchBytes = 16 * 1024;
+
+/* One block: GT query heads of one KV head over one chunk of keys, in a
+ * single pass (online softmax per key lane group: K and V of the next
+ * passes are loaded while this pass's scores and sums are made), then the
+ * block's (max, sum, unnormalised output) as a partial; the last block of
+ * a (sequence, head group) to finish merges every chunk's partial. At
+ * least 4 resident blocks per SM (the one-wave plan above). */
+template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode_split_kernel(DecodeParams p)
+{
+    constexpr int U = split_passes(GT, CPL);
     extern __shared__ __align__(16) float sm[];
-    zbk_pdl_begin(); /* q, the cache and the position come from the kernels before */
+    const int c = (int)blockIdx.x, gs = (int)blockIdx.y, b = (int)blockIdx.z;
+    const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int hd = p.hd, R = hd >> 3;
+    const int kvh = gs / p.nsub, h0 = kvh * p.G + (gs - kvh * p.nsub) * GT;
     int klo = p.klo, L = p.L;
     if (p.pos_dev) {
+        /* Written by a kernel at least two launches back, so final before
+         * this grid starts (the kernel ahead waited for it): read before
+         * the wait. */
         const int pos = *p.pos_dev;
         /* past the planned range the chunks would not cover every key: fail
          * loudly rather than attend to part of the context */
         if (pos < 0 || pos > p.max_pos) __trap();
         klo = first_key(pos, p.window);
         L = pos - klo + 1;
-        if ((int)blockIdx.x * p.ch >= L) return; /* a chunk past this step's keys */
+        if (c * p.ch >= L) return; /* a chunk past this step's keys */
     }
-    const int hd = p.hd, R = hd >> 3;
-    float *qs = sm;                 /* [GT][hd], pre-scaled */
-    float *sc = qs + GT * hd;       /* [GT][ch] scores (log2 domain) */
-    float *ored = sc + GT * p.ch;   /* [4 warps][GT][hd] */
-    float *wmax = ored + 4 * GT * hd; /* [4 warps][GT] score max */
-    float *wsum = wmax + 4 * GT;      /* [4 warps][GT] sum of exp2 */
-
-    const int c = (int)blockIdx.x, gs = (int)blockIdx.y, b = (int)blockIdx.z;
-    const int kvh = gs / p.nsub, h0 = kvh * p.G + (gs - kvh * p.nsub) * GT;
-    const int tid = (int)threadIdx.x, warp = tid >> 5, lane = tid & 31;
-
-    for (int i = tid; i < GT * hd; i += kThreads) {
-        const int g = i / hd;
-        qs[i] = zbk_h2f(p.q[((size_t)b * p.nh + h0 + g) * hd + (i - g * hd)]) * p.sl2;
-    }
-    const int k0 = c * p.ch;              /* chunk start, relative to klo */
-    const int n = min(p.ch, L - k0);      /* keys in this chunk (>= 1) */
+    const int nrun = (L + p.ch - 1) / p.ch; /* chunks with keys this call */
+    const int k0 = c * p.ch;                 /* chunk start, relative to klo */
+    const int n = min(p.ch, L - k0);         /* keys in this chunk (>= 1) */
     const int slot0 = (klo + k0) % p.slots;
     const size_t rs = (size_t)p.nkv * hd;
     const zbk_half *kb = p.kc + (size_t)b * p.slots * rs + (size_t)kvh * hd;
     const zbk_half *vb = p.vc + (size_t)b * p.slots * rs + (size_t)kvh * hd;
+
+    /* Before the wait: the chunk's first rows into L2. Every key before
+     * the newest was stored by an earlier kernel; the newest (written by
+     * the kernel ahead) is left out. */
+    {
+        const int rowb = hd * 2;
+        const int npf = min(min(n, L - 1 - k0), kPrefetchBytes / (2 * rowb));
+        for (int i = tid; i < 2 * npf; i += kThreads) {
+            int slot = slot0 + (i >> 1);
+            if (slot >= p.slots) slot -= p.slots;
+            const zbk_half *row = ((i & 1) ? vb : kb) + (size_t)slot * rs;
+            asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(row), "r"(rowb) : "memory");
+        }
+    }
+    zbk_pdl_wait(); /* q and the newest key come from the kernel ahead */
+    zbk_pdl_trigger();
+
+    float *qs = sm;                    /* [GT][hd], pre-scaled */
+    float *ored = qs + GT * hd;        /* [4 warps][GT][hd] */
+    float *wmax = ored + 4 * GT * hd;  /* [4 warps][GT] score max */
+    float *wsum = wmax + 4 * GT;       /* [4 warps][GT] sum of exp2 */
+    float *wts = wsum + 4 * GT;        /* [GT][nch]: the merge's chunk weights, then [GT] 1 / sum */
+    for (int i = tid; i < GT * hd; i += kThreads) {
+        const int g = i / hd;
+        qs[i] = zbk_h2f(p.q[((size_t)b * p.nh + h0 + g) * hd + (i - g * hd)]) * p.sl2;
+    }
     const int LPK = 1 << p.lpk_log2, KPW = 32 >> p.lpk_log2;
     const int c0 = lane & (LPK - 1), kl = lane >> p.lpk_log2;
     __syncthreads();
@@ -172,18 +216,33 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
         }
     };
 
-    /* phase 1: scores, and their max (kept by the lanes that store them) */
-    float mloc[GT];
+    /* Each key lane group (the LPK lanes that read one key) keeps its own
+     * running max m, sum l and output columns; all its lanes hold the same
+     * m and l. */
+    float m[GT], l[GT], o[CPL][GT][8];
 #pragma unroll
-    for (int g = 0; g < GT; g++) mloc[g] = -INFINITY;
+    for (int g = 0; g < GT; g++) {
+        m[g] = -INFINITY;
+        l[g] = 0.f;
+    }
+#pragma unroll
+    for (int i = 0; i < CPL; i++)
+#pragma unroll
+        for (int g = 0; g < GT; g++)
+#pragma unroll
+            for (int e = 0; e < 8; e++) o[i][g][e] = 0.f;
+    uint4 kr[U][CPL], vr[U][CPL];
+    load(kr, kb, warp * KPW);
+    load(vr, vb, warp * KPW);
     for (int base = warp * KPW; base < n; base += stride) {
-        uint4 kr[U][CPL];
-        load(kr, kb, base);
+        uint4 kn[U][CPL], vn[U][CPL]; /* the next passes, in flight meanwhile */
+        load(kn, kb, base + stride);
+        load(vn, vb, base + stride);
+        float s[U][GT];
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            float acc[GT];
 #pragma unroll
-            for (int g = 0; g < GT; g++) acc[g] = 0.f;
+            for (int g = 0; g < GT; g++) s[u][g] = 0.f;
 #pragma unroll
             for (int i = 0; i < CPL; i++) {
                 const int cc = c0 + i * LPK;
@@ -194,85 +253,76 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
                     for (int g = 0; g < GT; g++) {
                         const float4 qa = *reinterpret_cast<const float4 *>(qs + g * hd + cc * 8);
                         const float4 qb = *reinterpret_cast<const float4 *>(qs + g * hd + cc * 8 + 4);
-                        acc[g] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] +
-                                  qb.y * kf[5] + qb.z * kf[6] + qb.w * kf[7];
+                        s[u][g] += qa.x * kf[0] + qa.y * kf[1] + qa.z * kf[2] + qa.w * kf[3] + qb.x * kf[4] +
+                                   qb.y * kf[5] + qb.z * kf[6] + qb.w * kf[7];
                     }
                 }
             }
             for (int off = LPK >> 1; off > 0; off >>= 1)
 #pragma unroll
-                for (int g = 0; g < GT; g++) acc[g] += __shfl_xor_sync(0xffffffffu, acc[g], off);
-            const int j = base + u * 4 * KPW + kl;
-            if (c0 == 0 && j < n)
+                for (int g = 0; g < GT; g++) s[u][g] += __shfl_xor_sync(0xffffffffu, s[u][g], off);
+            if (base + u * 4 * KPW + kl >= n)
 #pragma unroll
-                for (int g = 0; g < GT; g++) {
-                    sc[g * p.ch + j] = acc[g];
-                    mloc[g] = fmaxf(mloc[g], acc[g]);
-                }
+                for (int g = 0; g < GT; g++) s[u][g] = -INFINITY;
         }
-    }
 #pragma unroll
-    for (int g = 0; g < GT; g++) {
+        for (int g = 0; g < GT; g++) {
+            float mx = m[g];
 #pragma unroll
-        for (int off = 16; off > 0; off >>= 1) mloc[g] = fmaxf(mloc[g], __shfl_xor_sync(0xffffffffu, mloc[g], off));
-        if (lane == 0) wmax[warp * GT + g] = mloc[g];
-    }
-    /* the first V pieces do not depend on the scores: their loads overlap
-     * the barrier */
-    uint4 vr[U][CPL];
-    load(vr, vb, warp * KPW);
-    __syncthreads();
-    float mrow[GT], lsum[GT];
+            for (int u = 0; u < U; u++) mx = fmaxf(mx, s[u][g]);
+            if (mx == -INFINITY) continue; /* no key of this group yet */
+            const float alpha = fast_exp2(m[g] - mx); /* 0 on the first keys */
+            m[g] = mx;
+            l[g] *= alpha;
 #pragma unroll
-    for (int g = 0; g < GT; g++) {
-        mrow[g] = fmaxf(fmaxf(wmax[g], wmax[GT + g]), fmaxf(wmax[2 * GT + g], wmax[3 * GT + g]));
-        lsum[g] = 0.f;
-    }
-
-    /* phase 2: sum_j 2^(s_j - m) v_j, and sum_j 2^(s_j - m) (by one lane a key) */
-    float o[CPL][GT][8];
+            for (int i = 0; i < CPL; i++)
 #pragma unroll
-    for (int i = 0; i < CPL; i++)
+                for (int e = 0; e < 8; e++) o[i][g][e] *= alpha;
 #pragma unroll
-        for (int g = 0; g < GT; g++)
+            for (int u = 0; u < U; u++) {
+                const float pg = fast_exp2(s[u][g] - mx);
+                l[g] += pg;
 #pragma unroll
-            for (int e = 0; e < 8; e++) o[i][g][e] = 0.f;
-    for (int base = warp * KPW; base < n; base += stride) {
-        if (base != warp * KPW) load(vr, vb, base);
+                for (int i = 0; i < CPL; i++) {
+                    float vf[8];
+                    unpack8(vr[u][i], vf);
 #pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int j = base + u * 4 * KPW + kl;
-            float pg[GT];
-#pragma unroll
-            for (int g = 0; g < GT; g++) {
-                pg[g] = j < n ? fast_exp2(sc[g * p.ch + j] - mrow[g]) : 0.f;
-                lsum[g] += c0 == 0 ? pg[g] : 0.f;
+                    for (int e = 0; e < 8; e++) o[i][g][e] = fmaf(pg, vf[e], o[i][g][e]);
+                }
             }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++)
 #pragma unroll
             for (int i = 0; i < CPL; i++) {
-                float vf[8];
-                unpack8(vr[u][i], vf);
-#pragma unroll
-                for (int g = 0; g < GT; g++)
-#pragma unroll
-                    for (int e = 0; e < 8; e++) o[i][g][e] = fmaf(pg[g], vf[e], o[i][g][e]);
+                kr[u][i] = kn[u][i];
+                vr[u][i] = vn[u][i];
             }
-        }
     }
+
+    /* the key groups of a warp onto their common max, then summed */
 #pragma unroll
     for (int g = 0; g < GT; g++) {
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1) lsum[g] += __shfl_xor_sync(0xffffffffu, lsum[g], off);
-        if (lane == 0) wsum[warp * GT + g] = lsum[g];
-    }
-    /* key lanes of a warp, then the 4 warps */
-    for (int off = LPK; off < 32; off <<= 1)
+        float mw = m[g];
+        for (int off = LPK; off < 32; off <<= 1) mw = fmaxf(mw, __shfl_xor_sync(0xffffffffu, mw, off));
+        const float f = m[g] == -INFINITY ? 0.f : fast_exp2(m[g] - mw);
+        l[g] *= f;
 #pragma unroll
         for (int i = 0; i < CPL; i++)
 #pragma unroll
-            for (int g = 0; g < GT; g++)
+            for (int e = 0; e < 8; e++) o[i][g][e] *= f;
+        for (int off = LPK; off < 32; off <<= 1) {
+            l[g] += __shfl_xor_sync(0xffffffffu, l[g], off);
+#pragma unroll
+            for (int i = 0; i < CPL; i++)
 #pragma unroll
                 for (int e = 0; e < 8; e++) o[i][g][e] += __shfl_xor_sync(0xffffffffu, o[i][g][e], off);
+        }
+        if (lane == 0) {
+            wmax[warp * GT + g] = mw;
+            wsum[warp * GT + g] = l[g];
+        }
+    }
     if (kl == 0) {
 #pragma unroll
         for (int i = 0; i < CPL; i++) {
@@ -287,74 +337,65 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
         }
     }
     __syncthreads();
+
+    /* the 4 warps onto the block's max (a warp without keys weighs 0) */
     for (int i = tid; i < GT * hd; i += kThreads) {
         const int g = i / hd, d = i - g * hd;
-        const float s = ored[g * hd + d] + ored[(GT + g) * hd + d] + ored[(2 * GT + g) * hd + d] +
-                        ored[(3 * GT + g) * hd + d];
+        float mb = -INFINITY, s = 0.f, lb = 0.f;
+#pragma unroll
+        for (int w = 0; w < 4; w++) mb = fmaxf(mb, wmax[w * GT + g]);
+#pragma unroll
+        for (int w = 0; w < 4; w++) {
+            const float f = wmax[w * GT + g] == -INFINITY ? 0.f : fast_exp2(wmax[w * GT + g] - mb);
+            s = fmaf(f, ored[(w * GT + g) * hd + d], s);
+            lb = fmaf(f, wsum[w * GT + g], lb);
+        }
         const int h = h0 + g;
-        if (p.nch == 1) {
-            const float l = wsum[g] + wsum[GT + g] + wsum[2 * GT + g] + wsum[3 * GT + g];
-            p.out[((size_t)b * p.nh + h) * hd + d] = zbk_f2h(s / l);
-        } else {
+        if (nrun == 1)
+            p.out[((size_t)b * p.nh + h) * hd + d] = zbk_f2h(s / lb);
+        else {
             p.po[(((size_t)b * p.nh + h) * p.nch + c) * hd + d] = s;
+            if (d == 0) p.pml[((size_t)b * p.nh + h) * p.nch + c] = make_float2(mb, lb);
         }
     }
-    if (p.nch > 1 && tid < GT) {
-        const int g = tid;
-        const float m = fmaxf(fmaxf(wmax[g], wmax[GT + g]), fmaxf(wmax[2 * GT + g], wmax[3 * GT + g]));
-        const float l = wsum[g] + wsum[GT + g] + wsum[2 * GT + g] + wsum[3 * GT + g];
-        p.pml[((size_t)b * p.nh + h0 + g) * p.nch + c] = make_float2(m, l);
-    }
-}
+    if (nrun == 1) return;
 
-__device__ __forceinline__ float block_reduce(float v, bool is_max, float *scratch)
-{
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) {
-        const float o = __shfl_xor_sync(0xffffffffu, v, off);
-        v = is_max ? fmaxf(v, o) : v + o;
-    }
-    const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31;
-    __syncthreads(); /* scratch free from a previous use */
-    if (lane == 0) scratch[warp] = v;
+    /* The last block of this (sequence, head group) to get here merges
+     * the chunks, always in chunk order (same bits whichever is last). The
+     * counter wraps to 0 on that arrival, ready for the next call. */
+    __threadfence();
     __syncthreads();
-    v = scratch[0];
-    for (int w = 1; w < (int)blockDim.x / 32; w++) v = is_max ? fmaxf(v, scratch[w]) : v + scratch[w];
-    return v;
-}
-
-__global__ void __launch_bounds__(kThreads) decode_combine_kernel(const float2 *__restrict__ pml,
-                                                                   const float *__restrict__ po, zbk_half *out,
-                                                                   int hd, int nch, const int32_t *pos_dev,
-                                                                   int window, int ch)
-{
-    zbk_pdl_begin(); /* the o projection may start streaming its weights */
-    extern __shared__ float wsm[]; /* [nch] weights, then 32 scratch */
-    float *scratch = wsm + nch;
-    const int stride = nch; /* partials are laid out for the planned count */
-    if (pos_dev) { /* merge only the chunks that ran */
-        const int pos = *pos_dev, L = pos - first_key(pos, window) + 1;
-        nch = (L + ch - 1) / ch;
+    __shared__ int last;
+    if (tid == 0) last = atomicInc(&p.count[(size_t)b * gridDim.y + gs], (unsigned)(nrun - 1)) == (unsigned)(nrun - 1);
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    for (int g = warp; g < GT; g += 4) {
+        const float2 *ml = p.pml + ((size_t)b * p.nh + h0 + g) * p.nch;
+        float mx = -INFINITY;
+        for (int k = lane; k < nrun; k += 32) mx = fmaxf(mx, __ldcg(&ml[k]).x);
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+        float ls = 0.f;
+        for (int k = lane; k < nrun; k += 32) {
+            const float2 v = __ldcg(&ml[k]);
+            const float w = fast_exp2(v.x - mx);
+            wts[g * p.nch + k] = w;
+            ls = fmaf(w, v.y, ls);
+        }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) ls += __shfl_xor_sync(0xffffffffu, ls, off);
+        if (lane == 0) wts[GT * p.nch + g] = 1.f / ls;
     }
-    const size_t bh = blockIdx.x;
-    const float2 *ml = pml + bh * stride;
-    float mx = -INFINITY;
-    for (int c = (int)threadIdx.x; c < nch; c += kThreads) mx = fmaxf(mx, ml[c].x);
-    mx = block_reduce(mx, true, scratch);
-    float ls = 0.f;
-    for (int c = (int)threadIdx.x; c < nch; c += kThreads) {
-        const float2 v = ml[c];
-        const float w = fast_exp2(v.x - mx);
-        wsm[c] = w;
-        ls += w * v.y;
-    }
-    ls = block_reduce(ls, false, scratch); /* its barriers also publish wsm */
-    const float inv = 1.f / ls;
-    const float *src = po + bh * stride * hd;
-    for (int d = (int)threadIdx.x; d < hd; d += kThreads) {
+    __syncthreads();
+    for (int i = tid; i < GT * hd; i += kThreads) {
+        const int g = i / hd, d = i - g * hd;
+        const float *src = p.po + ((size_t)b * p.nh + h0 + g) * p.nch * hd + d;
+        const float *w = wts + g * p.nch;
         float acc = 0.f;
-        for (int c = 0; c < nch; c++) acc = fmaf(wsm[c], src[(size_t)c * hd + d], acc);
-        out[bh * hd + d] = zbk_f2h(acc * inv);
+#pragma unroll 8
+        for (int k = 0; k < nrun; k++) acc = fmaf(w[k], __ldcg(src + (size_t)k * hd), acc);
+        p.out[((size_t)b * p.nh + h0 + g) * hd + d] = zbk_f2h(acc * wts[GT * p.nch + g]);
     }
 }
 
@@ -428,15 +469,15 @@ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 size_t align16(size_t x) { return (x + 15) & ~(size_t)15; }
 
 template <int GT, int CPL>
-cudaError_t launch_chunks(const DecodeParams &p, int batch, size_t smem, cudaStream_t stream)
+cudaError_t launch_split(const DecodeParams &p, int batch, size_t smem, cudaStream_t stream)
 {
     if (smem > 48 * 1024) {
-        const cudaError_t e = cudaFuncSetAttribute(decode_chunk_kernel<GT, CPL>,
+        const cudaError_t e = cudaFuncSetAttribute(decode_split_kernel<GT, CPL>,
                                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         if (e != cudaSuccess) return e;
     }
     const dim3 grid((unsigned)p.nch, (unsigned)(p.nkv * p.nsub), (unsigned)batch);
-    return zbk_launch_pdl(decode_chunk_kernel<GT, CPL>, grid, kThreads, smem, stream, p);
+    return zbk_launch_pdl(decode_split_kernel<GT, CPL>, grid, kThreads, smem, stream, p);
 }
 
 } // namespace
@@ -497,36 +538,33 @@ cudaError_t decode_launch(const zbk_attention_args *a, cudaStream_t stream)
     else
         lg = 5;
     p.lpk_log2 = lg;
+    p.count = nullptr;
     p.pml = nullptr;
     p.po = nullptr;
     if (p.nch > 1) {
         const size_t nml = (size_t)a->batch * a->nh * p.nch;
-        const size_t need = align16(nml * sizeof(float2)) + nml * hd * sizeof(float);
+        const size_t cnt = align16((size_t)a->batch * a->nh * sizeof(unsigned));
+        const size_t need = cnt + align16(nml * sizeof(float2)) + nml * hd * sizeof(float);
         const uintptr_t base = ((uintptr_t)a->partial + 15) & ~(uintptr_t)15;
         if (!a->partial || need + (base - (uintptr_t)a->partial) > a->partial_bytes) return cudaErrorInvalidValue;
-        p.pml = reinterpret_cast<float2 *>(base);
-        p.po = reinterpret_cast<float *>(base + align16(nml * sizeof(float2)));
+        p.count = reinterpret_cast<unsigned *>(base);
+        p.pml = reinterpret_cast<float2 *>(base + cnt);
+        p.po = reinterpret_cast<float *>(base + cnt + align16(nml * sizeof(float2)));
     }
-    const size_t smem = (size_t)(GT * hd + GT * p.ch + 4 * GT * hd + 8 * GT) * sizeof(float);
-    cudaError_t e;
+    const size_t smem = (size_t)(5 * GT * hd + 8 * GT + GT * p.nch + GT) * sizeof(float);
     if (CPL == 1) {
         switch (GT) {
-        case 8: e = launch_chunks<8, 1>(p, a->batch, smem, stream); break;
-        case 4: e = launch_chunks<4, 1>(p, a->batch, smem, stream); break;
-        case 2: e = launch_chunks<2, 1>(p, a->batch, smem, stream); break;
-        default: e = launch_chunks<1, 1>(p, a->batch, smem, stream); break;
-        }
-    } else {
-        switch (GT) {
-        case 4: e = launch_chunks<4, 2>(p, a->batch, smem, stream); break;
-        case 2: e = launch_chunks<2, 2>(p, a->batch, smem, stream); break;
-        default: e = launch_chunks<1, 2>(p, a->batch, smem, stream); break;
+        case 8: return launch_split<8, 1>(p, a->batch, smem, stream);
+        case 4: return launch_split<4, 1>(p, a->batch, smem, stream);
+        case 2: return launch_split<2, 1>(p, a->batch, smem, stream);
+        default: return launch_split<1, 1>(p, a->batch, smem, stream);
         }
     }
-    if (e != cudaSuccess || p.nch == 1) return e;
-    const size_t csmem = (size_t)(p.nch + 32) * sizeof(float);
-    return zbk_launch_pdl(decode_combine_kernel, (unsigned)(a->batch * a->nh), kThreads, csmem, stream, p.pml, p.po,
-                          a->out, hd, p.nch, a->pos_dev, a->window, p.ch);
+    switch (GT) {
+    case 4: return launch_split<4, 2>(p, a->batch, smem, stream);
+    case 2: return launch_split<2, 2>(p, a->batch, smem, stream);
+    default: return launch_split<1, 2>(p, a->batch, smem, stream);
+    }
 }
 
 } // namespace zbattn
@@ -535,5 +573,12 @@ extern "C" size_t zbk_attention_scratch_bytes(int batch, int nh, int hd, int max
 {
     if (batch < 1 || nh < 1 || hd < 1 || max_kv < 1) return 0;
     const size_t nml = (size_t)batch * nh * max_chunks(batch, max_kv);
-    return align16(nml * sizeof(float2)) + nml * hd * sizeof(float) + 16; /* + 16: aligning the base */
+    return align16((size_t)batch * nh * sizeof(unsigned)) + align16(nml * sizeof(float2)) + nml * hd * sizeof(float) +
+           16; /* + 16: aligning the base */
+}
+
+extern "C" size_t zbk_attention_scratch_zero_bytes(int batch, int nh)
+{
+    if (batch < 1 || nh < 1) return 0;
+    return align16((size_t)batch * nh * sizeof(unsigned)) + 16; /* + 16: aligning the base */
 }

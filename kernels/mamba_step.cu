@@ -18,7 +18,12 @@
  *     the 9 row slices of a channel slice (cheap, from L2) but written by
  *     none of them: see kernel 2.
  *
- *  2. scan_step_kernel: one warp per channel (4 channels per warp): dt_proj
+ *     Before its wait it also asks L2 for the conv's rolling state and
+ *     weights, so the conv after in_proj finds them there, not in DRAM.
+ *
+ *  2. scan_step_kernel: 32 lanes a channel, or 16 when d_state <= 16 (a
+ *     warp updates two channels at once; with 32, lanes 16-31 idled), 4
+ *     channels per warp either way: dt_proj
  *     row dot over dt_raw, + bias, softplus; state update and output with
  *     D skip and gate; the conv step again (same function, same bits as
  *     kernel 1), which here also writes the rolling conv state. It is
@@ -70,6 +75,7 @@ struct StepP {
     zb_act act;
     int vec1, vec2; /* 16-byte weight rows for x_proj / dt_proj */
 };
+
 
 /* act() inlined: these kernels have no large unrolled bodies, and a call
  * (mamba_act_rt's out-of-line path) would make ptxas save registers around
@@ -172,6 +178,19 @@ __global__ void __launch_bounds__(kWarps1 * 32, 2) xproj_kernel(const StepP p)
             }
         }
         if (qb == q0) {
+            /* The conv's rolling state and weights into L2 (no kernel of
+             * this step writes them before the conv: kernel 2 writes the
+             * state after its wait), so that the conv after the wait
+             * finds them there instead of in DRAM. */
+            for (int i = tid; i < nb + 2; i += kWarps1 * 32) {
+                const int64_t c0 = (int64_t)h * p.Dh + ch0;
+                const char *lo = i < nb ? (const char *)(p.conv_state + ((int64_t)(b0 + i) * p.Di + c0) * p.K)
+                                        : i == nb ? (const char *)(p.conv_w + c0 * p.K)
+                                                  : (const char *)(p.conv_b ? p.conv_b + c0 : nullptr);
+                const int bytes = (i < nb ? 2 : 4) * (ch1 - ch0) * (i <= nb ? p.K : 1);
+                if (lo)
+                    for (int o = 0; o < bytes; o += 128) asm volatile("prefetch.global.L2 [%0];" ::"l"(lo + o));
+            }
             /* Launched as a programmatic dependent of in_proj: the first
              * x_proj loads above are in flight; xz is in_proj's output. */
             zbk_pdl_wait();
@@ -241,37 +260,50 @@ __global__ void __launch_bounds__(kWarps1 * 32, 2) xproj_kernel(const StepP p)
 
 /* ------------------------------------------------------------ kernel 2 */
 
-template <int NB, int NPL>
+/* SUB lanes update one channel's states (32, or 16 when d_state <= 16, so
+ * that a warp takes two channels at once and no lane idles); NP passes of
+ * 32 / SUB channels per warp. */
+template <int NB, int NPL, int SUB, int NP>
 __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP p)
 {
+    constexpr int CPP = 32 / SUB;         /* channels a warp updates at once */
+    constexpr int CPW = NP * CPP;         /* channels per warp */
+    constexpr int KQ = 256 / (8 * SUB);   /* dt_proj pieces a lane keeps (dt_rank <= 256) */
+    static_assert(CPW * NB <= 32, "one conv item per lane");
     extern __shared__ __align__(16) float sm2[]; /* par of the block's heads */
     zbk_pdl_trigger(); /* out_proj may start streaming its weights */
-    const int tid = threadIdx.x, lane = tid & 31;
+    const int tid = threadIdx.x, lane = tid & 31, sl = lane & (SUB - 1), half = lane / SUB;
     const int wg = blockIdx.x * kWarps2 + (tid >> 5);
     const int b0 = blockIdx.y * kBG, nb = min(NB, p.batch - b0);
     const int N = p.N, R = p.R, Di = p.Di, P = p.P;
     const int nch8 = (R + 7) / 8;
-    constexpr int G = 32 / NB; /* lane b*G holds sequence b's scalars */
-    const int hb = lane / G;
-    const bool holder = lane % G == 0 && hb < nb;
+    constexpr int G = SUB / NB; /* lane half*SUB + b*G holds sequence b's scalars */
+    const int hb = sl / G;
+    const bool holder = sl % G == 0 && hb < nb;
+    /* the channel this lane's group updates in pass i */
+    auto chan = [&](int i) { return (wg * NP + i) * CPP + half; };
 
     /* Prologue, independent of kernel 1 (it neither writes these nor
      * anything they are computed from): dt_proj rows, A, D, dt bias, the
      * SSM state, and the conv step itself (kernel 1 only reads the conv
      * state; the new one is written after the wait). */
-    uint4 wq[kCPW];
-    float A2[kCPW][NPL], s[kCPW][NB][NPL], dtb[kCPW], Dc[kCPW];
+    uint4 wq[NP][KQ];
+    float A2[NP][NPL], s[NP][NB][NPL], dtb[NP], Dc[NP];
 #pragma unroll
-    for (int i = 0; i < kCPW; i++) {
-        const int c = wg * kCPW + i;
+    for (int i = 0; i < NP; i++) {
+        const int c = chan(i);
         const bool ok = c < Di;
-        wq[i] = make_uint4(0, 0, 0, 0);
-        if (ok && lane < nch8) wq[i] = load8(p.dt_proj + (int64_t)c * R + 8 * lane, R - 8 * lane, p.vec2);
+#pragma unroll
+        for (int k = 0; k < KQ; k++) {
+            const int q = sl + SUB * k;
+            wq[i][k] = make_uint4(0, 0, 0, 0);
+            if (ok && q < nch8) wq[i][k] = load8(p.dt_proj + (int64_t)c * R + 8 * q, R - 8 * q, p.vec2);
+        }
         dtb[i] = ok ? p.dt_bias[c] : 0.0f;
         Dc[i] = ok ? p.D[c] : 0.0f;
 #pragma unroll
         for (int j = 0; j < NPL; j++) {
-            const int n = lane + 32 * j;
+            const int n = sl + SUB * j;
             const bool okn = ok && n < N;
             A2[i][j] = okn ? -expf(p.A_log[(int64_t)c * N + n]) * MAMBA_LOG2E : 0.0f;
 #pragma unroll
@@ -280,8 +312,8 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
         }
     }
     /* conv step: one (channel, sequence) item per lane, all in parallel;
-     * lane L takes channel wg*kCPW + L % kCPW of sequence L / kCPW */
-    const int ci = lane % kCPW, cbb = lane / kCPW, cc = wg * kCPW + ci;
+     * lane L takes the warp's channel L % CPW of sequence L / CPW */
+    const int ci = lane % CPW, cbb = lane / CPW, cc = wg * CPW + ci;
     const bool citem = cbb < nb && cc < Di;
     float cu = 0.0f, cg_ = 0.0f;
     ConvIn cin;
@@ -295,7 +327,7 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
 
     /* the (dt_raw, B, C) vectors of the block's heads, into shared memory
      * in one pass (or read in place when they would not fit) */
-    const int cb0 = blockIdx.x * kWarps2 * kCPW, cb1 = min(cb0 + kWarps2 * kCPW, Di);
+    const int cb0 = blockIdx.x * kWarps2 * CPW, cb1 = min(cb0 + kWarps2 * CPW, Di);
     const int h_lo = cb0 / p.Dh, nhb = (cb1 - 1) / p.Dh - h_lo + 1;
     if (p.par_smem) {
         for (int i = tid; i < nhb * nb * P; i += kWarps2 * 32) {
@@ -309,10 +341,9 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
     };
 
 #pragma unroll
-    for (int i = 0; i < kCPW; i++) {
-        const int c = wg * kCPW + i;
-        if (c >= Di) break;
-        const int h = c / p.Dh;
+    for (int i = 0; i < NP; i++) {
+        if ((wg * NP + i) * CPP >= Di) break; /* warp-uniform: the pass's first channel */
+        const int c = chan(i), h = min(c, Di - 1) / p.Dh;
         /* dt_proj row . dt_raw of each sequence */
         float dacc[NB];
 #pragma unroll
@@ -320,24 +351,30 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
             dacc[bb] = 0.0f;
             if (bb >= nb) continue;
             const float *pr = par_of(bb, h);
-            if (lane < nch8) {
-                float v[8];
 #pragma unroll
-                for (int e = 0; e < 8; e++) v[e] = 8 * lane + e < R ? pr[8 * lane + e] : 0.0f;
-                dacc[bb] = dot8(wq[i], v);
+            for (int k = 0; k < KQ; k++) {
+                const int q = sl + SUB * k;
+                if (q < nch8) {
+                    float v[8];
+#pragma unroll
+                    for (int e = 0; e < 8; e++) v[e] = 8 * q + e < R ? pr[8 * q + e] : 0.0f;
+                    dacc[bb] += dot8(wq[i][k], v);
+                }
             }
-            for (int q = lane + 32; q < nch8; q += 32) { /* dt_rank > 256 */
-                const uint4 w = load8(p.dt_proj + (int64_t)c * R + 8 * q, R - 8 * q, p.vec2);
+            for (int q = sl + SUB * KQ; q < nch8; q += SUB) { /* dt_rank > 256 */
+                const uint4 w = c < Di ? load8(p.dt_proj + (int64_t)c * R + 8 * q, R - 8 * q, p.vec2)
+                                       : make_uint4(0, 0, 0, 0);
                 float v[8];
 #pragma unroll
                 for (int e = 0; e < 8; e++) v[e] = 8 * q + e < R ? pr[8 * q + e] : 0.0f;
                 dacc[bb] += dot8(w, v);
             }
         }
-        mamba_transpose_reduce<NB, 16>(dacc, lane); /* lane b*G: sequence b */
+        mamba_transpose_reduce<NB, SUB / 2>(dacc, lane); /* lane half*SUB + b*G: sequence b */
         /* this lane's u and act(z) of sequence hb, from the conv lane */
-        const float uu = __shfl_sync(0xffffffffu, cu, (hb % NB) * kCPW + i);
-        const float gz = __shfl_sync(0xffffffffu, cg_, (hb % NB) * kCPW + i);
+        const int src = (hb % NB) * CPW + i * CPP + half;
+        const float uu = __shfl_sync(0xffffffffu, cu, src);
+        const float gz = __shfl_sync(0xffffffffu, cg_, src);
         const float delta = mamba_softplus(dacc[0] + dtb[i]);
         const float du = delta * uu;
 
@@ -346,12 +383,12 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
         for (int bb = 0; bb < NB; bb++) {
             yacc[bb] = 0.0f;
             if (bb >= nb) continue;
-            const float dl = __shfl_sync(0xffffffffu, delta, bb * G);
-            const float dub = __shfl_sync(0xffffffffu, du, bb * G);
+            const float dl = __shfl_sync(0xffffffffu, delta, half * SUB + bb * G);
+            const float dub = __shfl_sync(0xffffffffu, du, half * SUB + bb * G);
             const float *bc = par_of(bb, h) + R;
 #pragma unroll
             for (int j = 0; j < NPL; j++) {
-                const int n = lane + 32 * j;
+                const int n = sl + SUB * j;
                 if (n < N) {
                     const float a = mamba_ex2(A2[i][j] * dl);
                     s[i][bb][j] = fmaf(a, s[i][bb][j], dub * bc[n]);
@@ -359,8 +396,8 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
                 }
             }
         }
-        mamba_transpose_reduce<NB, 16>(yacc, lane);
-        if (holder) p.y[(int64_t)(b0 + hb) * Di + c] = zbk_f2h((yacc[0] + Dc[i] * uu) * gz);
+        mamba_transpose_reduce<NB, SUB / 2>(yacc, lane);
+        if (holder && c < Di) p.y[(int64_t)(b0 + hb) * Di + c] = zbk_f2h((yacc[0] + Dc[i] * uu) * gz);
     }
 
     /* the rolled conv window, by the lane that computed it */
@@ -372,12 +409,12 @@ __global__ void __launch_bounds__(kWarps2 * 32, 2) scan_step_kernel(const StepP 
     }
 
 #pragma unroll
-    for (int i = 0; i < kCPW; i++) {
-        const int c = wg * kCPW + i;
-        if (c >= Di) break;
+    for (int i = 0; i < NP; i++) {
+        const int c = chan(i);
+        if (c >= Di) continue;
 #pragma unroll
         for (int j = 0; j < NPL; j++) {
-            const int n = lane + 32 * j;
+            const int n = sl + SUB * j;
             if (n >= N) continue;
 #pragma unroll
             for (int bb = 0; bb < NB; bb++)
@@ -419,34 +456,38 @@ template <int NB> cudaError_t launch1_cpl(const StepP &p, cudaStream_t stream)
     return launch1<NB, 4>(p, stream); /* loops for wider heads */
 }
 
-/* Heads a block of kernel 2 (kWarps2 * kCPW consecutive channels) touches. */
-inline int heads_per_block2(const StepP &p)
+/* Heads a block of kernel 2 (span consecutive channels) touches. */
+inline int heads_per_block2(const StepP &p, int span)
 {
-    const int span = kWarps2 * kCPW;
     const int n = (span - 1 + p.Dh - 1) / p.Dh + 1;
     return n < p.nh ? n : p.nh;
 }
 
-template <int NB, int NPL> cudaError_t launch2(const StepP &p0, cudaStream_t stream)
+template <int NB, int NPL, int SUB, int NP> cudaError_t launch2(const StepP &p0, cudaStream_t stream)
 {
+    constexpr int CPW = NP * (32 / SUB);
     StepP p = p0;
-    size_t smem = (size_t)heads_per_block2(p) * NB * p.P * sizeof(float);
+    size_t smem = (size_t)heads_per_block2(p, kWarps2 * CPW) * NB * p.P * sizeof(float);
     p.par_smem = smem <= 48 * 1024;
     if (!p.par_smem) smem = 0;
     cudaLaunchConfig_t cfg = {};
     cfg.dynamicSmemBytes = smem;
-    const int warps = (p.Di + kCPW - 1) / kCPW;
+    const int warps = (p.Di + CPW - 1) / CPW;
     cfg.gridDim = dim3((warps + kWarps2 - 1) / kWarps2, (p.batch + kBG - 1) / kBG, 1);
     cfg.blockDim = dim3(kWarps2 * 32);
     cfg.stream = stream;
-    return zbk_launch_dependent(cfg, scan_step_kernel<NB, NPL>, p);
+    return zbk_launch_dependent(cfg, scan_step_kernel<NB, NPL, SUB, NP>, p);
 }
 
 template <int NB> cudaError_t launch2_npl(const StepP &p, cudaStream_t stream)
 {
-    if (p.N <= 32) return launch2<NB, 1>(p, stream);
-    if (p.N <= 64) return launch2<NB, 2>(p, stream);
-    return launch2<NB, 8>(p, stream);
+    /* d_state <= 16 (Zamba): two channels a warp at once, two passes, so
+     * that no lane idles and the grid is the same 4 channels a warp */
+    if constexpr (NB <= 4)
+        if (p.N <= 16) return launch2<NB, 1, 16, 2>(p, stream);
+    if (p.N <= 32) return launch2<NB, 1, 32, kCPW>(p, stream);
+    if (p.N <= 64) return launch2<NB, 2, 32, kCPW>(p, stream);
+    return launch2<NB, 8, 32, kCPW>(p, stream);
 }
 
 inline bool al16(const void *q) { return ((uintptr_t)q & 15) == 0; }
@@ -479,6 +520,7 @@ extern "C" cudaError_t zbk_mamba_step(const zbk_mamba_step_args *a, cudaStream_t
     p.vec1 = p.Dh % 8 == 0 && al16(p.x_proj);
     p.vec2 = p.R % 8 == 0 && al16(p.dt_proj);
     p.par_smem = 0; /* decided per launch of kernel 2 */
+
     if (p.nh > 65535 || (p.batch + kBG - 1) / kBG > 65535) return cudaErrorInvalidValue;
 
     const int nb = p.batch < kBG ? p.batch : kBG;

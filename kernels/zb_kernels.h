@@ -156,6 +156,10 @@ typedef struct zbk_attention_args {
 } zbk_attention_args;
 
 size_t zbk_attention_scratch_bytes(int batch, int nh, int hd, int max_kv);
+/* The first this many bytes of `partial` count the chunks of a decode call
+ * that have finished (the last one merges them): they must be zero before
+ * the first call, and every call leaves them zero. */
+size_t zbk_attention_scratch_zero_bytes(int batch, int nh);
 cudaError_t zbk_attention(const zbk_attention_args *a, cudaStream_t stream);
 
 /* The session's position counter in device memory (one int32 shared by

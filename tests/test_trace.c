@@ -242,6 +242,7 @@ static void test_classes(void **state)
         {"void (anonymous namespace)::attn_rows_kernel<64>(zbattn::Args)", "attention"},
         {"void (anonymous namespace)::decode_chunk_kernel<4, 8>(zbattn::Args)", "attention"},
         {"void (anonymous namespace)::decode_combine_kernel(zbattn::Args)", "attention"},
+        {"void (anonymous namespace)::decode_split_kernel<1, 2>((anonymous namespace)::DecodeParams)", "attention"},
         {"void (anonymous namespace)::rope_store_kernel(zbk_rope_args)", "attention"},
         {"ring_copy", "attention"},
         /* "gemm" in a fused attention kernel: attention wins */

@@ -161,7 +161,9 @@ zb_status zbe_runtime_alloc(zb_session *s, zb_error *err)
      * report every read of them (seen on the H100, 2026-11-23: a cuBLASLt
      * product read back by a plain kernel is "uninitialised", our GEMV's is
      * not). A memset of the arena costs a fraction of a millisecond per GB,
-     * once per create or resize. */
+     * once per create or resize. The decode attention's chunk counters
+     * (zbk_attention_scratch_zero_bytes) rely on it: they must start at
+     * zero, and every call leaves them so. */
     ZBE_CUDA(cudaMemsetAsync(s->arena_mem, 0, p->arena_bytes, s->stream));
     carve_buffers(s);
     const size_t B = (size_t)p->batch;
