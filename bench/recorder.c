@@ -173,6 +173,29 @@ static const char k_schema_v2[] =
     " FROM kernels WHERE (rep IS NULL OR rep >= 0) AND layer IS NOT NULL"
     " GROUP BY run_id, phase, layer, part;";
 
+/* Version 3: v_kernel_charged. Under programmatic dependent launch a
+ * kernel starts (and its recorded duration begins) while the one ahead of
+ * it still runs, so durations on one stream overlap and their sum exceeds
+ * the time the phase took. Each activity is charged only the time from the
+ * latest end before its own end (within one repetition and step), never
+ * before its own start: the charges of a step add up to its busy span, and
+ * show which kernels the step waits on. */
+static const char k_schema_v3[] =
+    "CREATE VIEW v_kernel_charged AS"
+    " WITH k AS (SELECT run_id, phase, kind, name, class, start_ns, end_ns,"
+    "            LAG(end_ns) OVER (PARTITION BY run_id, phase, rep, step ORDER BY end_ns, id) AS prev_end"
+    "            FROM kernels WHERE rep IS NULL OR rep >= 0),"
+    " g AS (SELECT run_id, phase, kind, name, class, count(*) AS n,"
+    "       sum(end_ns - max(start_ns, coalesce(prev_end, start_ns))) AS charged_ns,"
+    "       sum(end_ns - start_ns) AS busy_ns FROM k GROUP BY run_id, phase, kind, name, class),"
+    " ph AS (SELECT run_id, phase, sum(charged_ns) AS phase_ns FROM g GROUP BY run_id, phase)"
+    " SELECT g.run_id, g.phase,"
+    "  rank() OVER (PARTITION BY g.run_id, g.phase ORDER BY g.charged_ns DESC) AS rank,"
+    "  g.name, g.kind, g.class, g.n AS count, g.charged_ns / 1e6 AS charged_ms, g.charged_ns / 1e3 / g.n AS"
+    "  charged_us, g.busy_ns / 1e6 AS total_ms,"
+    "  CASE WHEN ph.phase_ns > 0 THEN 100.0 * g.charged_ns / ph.phase_ns END AS pct_of_phase"
+    " FROM g JOIN ph ON ph.run_id = g.run_id AND ph.phase = g.phase;";
+
 /* Migration i (0-based) brings user_version i to i + 1. A later schema
  * appends its migration here and bumps ZB_SCHEMA_VERSION; existing entries
  * never change, since databases in the field were built by them. */
@@ -184,6 +207,7 @@ typedef struct zb_migration {
 static const zb_migration k_migrations[] = {
     {"runs, results, samples, stats, memory, devices and the v_* views", k_schema_v1},
     {"kernels and trace, v_kernel_top, v_kernel_class and v_kernel_layer", k_schema_v2},
+    {"v_kernel_charged", k_schema_v3},
 };
 
 _Static_assert(sizeof k_migrations / sizeof k_migrations[0] == ZB_SCHEMA_VERSION,

@@ -17,7 +17,7 @@
 
 #include "zbench_plugin.h"
 
-#define ZB_SCHEMA_VERSION 2
+#define ZB_SCHEMA_VERSION 3
 #define ZB_DB_BUSY_TIMEOUT_MS 10000
 #define ZB_DB_BUSY_TIMEOUT_MAX_MS 3600000
 

@@ -70,9 +70,14 @@ static void print_header(reader *r, FILE *f, const zb_trace_summary_run *run)
 
 static void print_top(reader *r, FILE *f, int64_t run_id, const char *phase, int top_n)
 {
+    /* "charged us": the time a call adds to the phase (v_kernel_charged),
+     * which under programmatic launch can be far below its mean duration */
     sqlite3_stmt *st = query(r,
-                             "SELECT rank, name, class, count, total_ms, mean_us, pct_of_phase, gb_per_s"
-                             " FROM v_kernel_top WHERE run_id = ?1 AND phase = ?2 AND rank <= ?3 ORDER BY rank, name",
+                             "SELECT t.rank, t.name, t.class, t.count, t.total_ms, t.mean_us, c.charged_us,"
+                             " t.pct_of_phase, t.gb_per_s FROM v_kernel_top t LEFT JOIN v_kernel_charged c"
+                             " ON c.run_id = t.run_id AND c.phase = t.phase AND c.kind = t.kind AND c.name = t.name"
+                             " AND c.class = t.class WHERE t.run_id = ?1 AND t.phase = ?2 AND t.rank <= ?3"
+                             " ORDER BY t.rank, t.name",
                              run_id);
     if (!st) return;
     if (sqlite3_bind_text(st, 2, phase, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_bind_int(st, 3, top_n) != SQLITE_OK) {
@@ -81,16 +86,16 @@ static void print_top(reader *r, FILE *f, int64_t run_id, const char *phase, int
         sqlite3_finalize(st);
         return;
     }
-    fputs("\n| # | kernel | class | count | total ms | mean us | % of phase | GB/s |\n"
-          "|--:|---|---|--:|--:|--:|--:|--:|\n",
+    fputs("\n| # | kernel | class | count | total ms | mean us | charged us | % of phase | GB/s |\n"
+          "|--:|---|---|--:|--:|--:|--:|--:|--:|\n",
           f);
     char name[72];
     while (next_row(r, st)) {
         zb_kernel_short_name(col_text(st, 1), name, sizeof name);
-        fprintf(f, "| %d | `%s` | %s | %lld | %.3f | %.2f | %.1f | ", sqlite3_column_int(st, 0), name, col_text(st, 2),
-                (long long)sqlite3_column_int64(st, 3), sqlite3_column_double(st, 4), sqlite3_column_double(st, 5),
-                sqlite3_column_double(st, 6));
-        if (sqlite3_column_type(st, 7) != SQLITE_NULL) fprintf(f, "%.1f |\n", sqlite3_column_double(st, 7));
+        fprintf(f, "| %d | `%s` | %s | %lld | %.3f | %.2f | %.2f | %.1f | ", sqlite3_column_int(st, 0), name,
+                col_text(st, 2), (long long)sqlite3_column_int64(st, 3), sqlite3_column_double(st, 4),
+                sqlite3_column_double(st, 5), sqlite3_column_double(st, 6), sqlite3_column_double(st, 7));
+        if (sqlite3_column_type(st, 8) != SQLITE_NULL) fprintf(f, "%.1f |\n", sqlite3_column_double(st, 8));
         else fputs("- |\n", f);
     }
     sqlite3_finalize(st);

@@ -285,8 +285,8 @@ static void test_fresh_schema(void **state)
     const char *tables[] = {"runs", "results", "samples", "stats", "memory", "devices", "kernels", "trace"};
     for (int i = 0; i < N_OF(tables); i++)
         assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]), 1);
-    const char *views[] = {"v_summary",    "v_memory_vs_length", "v_latency_vs_length",
-                           "v_kernel_top", "v_kernel_class",     "v_kernel_layer"};
+    const char *views[] = {"v_summary",      "v_memory_vs_length", "v_latency_vs_length", "v_kernel_top",
+                           "v_kernel_class", "v_kernel_layer",     "v_kernel_charged"};
     for (int i = 0; i < N_OF(views); i++)
         assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master WHERE type='view' AND name='%s'", views[i]), 1);
     /* each child table: a foreign key to runs and an index led by run_id */
@@ -384,8 +384,8 @@ static void test_migrates_existing_version0(void **state)
     raw_close(h);
 }
 
-/* A version 1 file (made here by removing what version 2 added) gains the
- * trace tables and views, and keeps its runs. */
+/* A version 1 file (made here by removing what versions 2 and 3 added)
+ * gains the trace tables and views, and keeps its runs. */
 static void test_migrates_version1_to_2(void **state)
 {
     fixture *f = *state;
@@ -395,18 +395,48 @@ static void test_migrates_version1_to_2(void **state)
     assert_int_equal(end_full(db, id, "ok", &err), ZB_OK);
     zb_db_close(db);
     sqlite3 *h = raw_open(f->db);
-    raw_exec(h, "DROP VIEW v_kernel_top; DROP VIEW v_kernel_class; DROP VIEW v_kernel_layer;"
-                " DROP TABLE kernels; DROP TABLE trace; PRAGMA user_version = 1;");
+    raw_exec(h, "DROP VIEW v_kernel_charged; DROP VIEW v_kernel_top; DROP VIEW v_kernel_class;"
+                " DROP VIEW v_kernel_layer; DROP TABLE kernels; DROP TABLE trace; PRAGMA user_version = 1;");
     raw_close(h);
 
     db = open_ok(f->db);
-    assert_int_equal(zb_db_schema_version(db), 2);
+    assert_int_equal(zb_db_schema_version(db), ZB_SCHEMA_VERSION);
     zb_db_close(db);
     h = raw_open(f->db);
     assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master WHERE name IN ('kernels', 'trace',"
-                              " 'v_kernel_top', 'v_kernel_class', 'v_kernel_layer')"), 5);
+                              " 'v_kernel_top', 'v_kernel_class', 'v_kernel_layer', 'v_kernel_charged')"), 6);
     assert_int_equal(q_int(h, "SELECT count(*) FROM runs WHERE id = %lld AND status = 'ok'", (long long)id), 1);
     assert_int_equal(q_int(h, "SELECT count(*) FROM results WHERE run_id = %lld", (long long)id), N_OF(k_results));
+    raw_close(h);
+}
+
+/* A version 2 file (a traced run, then what version 3 added removed)
+ * gains v_kernel_charged and keeps its kernel rows. */
+static void test_migrates_version2_to_3(void **state)
+{
+    fixture *f = *state;
+    zb_db *db = open_ok(f->db);
+    int64_t id = begin_ok(db, "made-by-v2", 1);
+    zb_error err = {{0}};
+    assert_int_equal(end_full(db, id, "ok", &err), ZB_OK);
+    zb_db_close(db);
+    sqlite3 *h = raw_open(f->db);
+    raw_exec(h, "DROP VIEW v_kernel_charged; PRAGMA user_version = 2;");
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO kernels (run_id, kind, phase, rep, step, name, class, start_ns, end_ns)"
+             " VALUES (%lld, 'kernel', 'decode', 0, 0, 'k', 'other', 0, 10)",
+             (long long)id);
+    raw_exec(h, sql);
+    raw_close(h);
+
+    db = open_ok(f->db);
+    assert_int_equal(zb_db_schema_version(db), ZB_SCHEMA_VERSION);
+    zb_db_close(db);
+    h = raw_open(f->db);
+    assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name = 'v_kernel_charged'"),
+                     1);
+    assert_int_equal(q_int(h, "SELECT count FROM v_kernel_charged WHERE run_id = %lld", (long long)id), 1);
     raw_close(h);
 }
 
@@ -1017,6 +1047,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newer_schema_refused_untouched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_existing_version0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_version1_to_2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_version2_to_3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trace_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_migration_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_lifecycle, setup, teardown),

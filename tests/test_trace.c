@@ -589,11 +589,61 @@ static void test_views(void **state)
                       (long long)run), 100.0, 1e-9);
     TU_ASSERT_NEAR(qd(h, "SELECT pct_of_phase FROM v_kernel_class WHERE run_id = %lld AND phase = 'decode'",
                       (long long)run), 100.0, 1e-9);
+    /* nothing overlaps here: each activity is charged its duration */
+    TU_ASSERT_NEAR(qd(h, "SELECT sum(charged_ms) - sum(total_ms) FROM v_kernel_charged WHERE run_id = %lld",
+                      (long long)run), 0.0, 1e-15);
     /* layers: layer 1's mamba part in the prefill is a gemv and a norm */
     assert_int_equal(qi(h, "SELECT count FROM v_kernel_layer WHERE run_id = %lld AND phase = 'prefill' AND layer = 1",
                         (long long)run), 2);
     TU_ASSERT_NEAR(qd(h, "SELECT total_ms FROM v_kernel_layer WHERE run_id = %lld AND phase = 'prefill'"
                          " AND layer = 0", (long long)run), 300e-6, 1e-12);
+    sqlite3_close(h);
+}
+
+/* v_kernel_charged: kernels that start while the one ahead still runs
+ * (programmatic launch) are charged only the time after the latest end
+ * before theirs, an idle gap is charged to nobody, and each step (here
+ * decode steps 1 and 2) starts afresh; the charges add up to the busy
+ * span, 1800 of 2800 ns of summed durations. */
+static void test_charged_view(void **state)
+{
+    fixture *f = *state;
+    const int64_t run = new_run(f, "zamba");
+    zb_trace_store *s = store_open(f, 0, 0, 0);
+    zb_trace_store_begin_run(s, run);
+    const zb_trace_record r[] = {
+        corr(11, DECODE(0, 1), 0), corr(12, DECODE(0, 1), 0), corr(13, DECODE(0, 1), 0),
+        corr(14, DECODE(0, 1), 0), corr(15, DECODE(0, 2), 0),
+        kern(11, "a_kernel", 0, 1000),    /* [0, 1000] */
+        kern(12, "b_kernel", 200, 1300),  /* [200, 1500]: waited for a */
+        kern(13, "c_kernel", 1400, 200),  /* [1400, 1600] */
+        kern(14, "a_kernel", 2000, 100),  /* after an idle gap */
+        kern(15, "b_kernel", 5000, 100),  /* step 2's first */
+    };
+    zb_trace_store_sink(s, r, (size_t)N_OF(r));
+    end_ok(s);
+    zb_trace_store_close(s);
+
+    sqlite3 *h = raw(f->db);
+    char b[256];
+    assert_string_equal(qt(b, sizeof b, h, "SELECT group_concat(name || ':' || rank || ':' || count, ' ') FROM"
+                                           " (SELECT * FROM v_kernel_charged WHERE run_id = %lld ORDER BY rank)",
+                            (long long)run),
+                        "a_kernel:1:2 b_kernel:2:2 c_kernel:3:1");
+    TU_ASSERT_NEAR(qd(h, "SELECT charged_ms FROM v_kernel_charged WHERE run_id = %lld AND name = 'a_kernel'",
+                      (long long)run), 1100e-6, 1e-12);
+    TU_ASSERT_NEAR(qd(h, "SELECT charged_ms FROM v_kernel_charged WHERE run_id = %lld AND name = 'b_kernel'",
+                      (long long)run), 600e-6, 1e-12);
+    TU_ASSERT_NEAR(qd(h, "SELECT charged_us FROM v_kernel_charged WHERE run_id = %lld AND name = 'b_kernel'",
+                      (long long)run), 0.3, 1e-12);
+    TU_ASSERT_NEAR(qd(h, "SELECT total_ms FROM v_kernel_charged WHERE run_id = %lld AND name = 'b_kernel'",
+                      (long long)run), 1400e-6, 1e-12);
+    TU_ASSERT_NEAR(qd(h, "SELECT charged_ms FROM v_kernel_charged WHERE run_id = %lld AND name = 'c_kernel'",
+                      (long long)run), 100e-6, 1e-12);
+    TU_ASSERT_NEAR(qd(h, "SELECT pct_of_phase FROM v_kernel_charged WHERE run_id = %lld AND name = 'a_kernel'",
+                      (long long)run), 1100.0 / 18.0, 1e-9);
+    TU_ASSERT_NEAR(qd(h, "SELECT sum(charged_ms) FROM v_kernel_charged WHERE run_id = %lld", (long long)run),
+                   1800e-6, 1e-12);
     sqlite3_close(h);
 }
 
@@ -619,8 +669,8 @@ static void test_summary(void **state)
     TU_ASSERT_CONTAINS(text, head);
     TU_ASSERT_CONTAINS(text, "5 GPU activities recorded (traced); 0 dropped, 0 lost, 0 unattributed.");
     TU_ASSERT_CONTAINS(text, "**prefill**: 4 activities in 1 repetitions: 0.0011 ms of GPU time per repetition");
-    TU_ASSERT_CONTAINS(text, "| 1 | `gemv_kernel<4>` | gemm | 2 | 0.001 | 0.30 | 54.5 | - |");
-    TU_ASSERT_CONTAINS(text, "| 2 | `memcpy HtoD` | memcpy | 1 | 0.000 | 0.40 | 36.4 | 2.5 |");
+    TU_ASSERT_CONTAINS(text, "| 1 | `gemv_kernel<4>` | gemm | 2 | 0.001 | 0.30 | 0.30 | 54.5 | - |");
+    TU_ASSERT_CONTAINS(text, "| 2 | `memcpy HtoD` | memcpy | 1 | 0.000 | 0.40 | 0.40 | 36.4 | 2.5 |");
     TU_ASSERT_CONTAINS(text, "by class: gemm 0.001 ms (54.5%), memcpy 0.000 ms (36.4%), norm 0.000 ms (9.1%)");
     /* decode: 400 bytes a step in 200 ns = 2 GB/s */
     TU_ASSERT_CONTAINS(text, "**decode**: 1 activities in 1 steps: 1.0 per step, 0.0002 ms of GPU time per step,"
@@ -1080,6 +1130,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_graph_nodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stray, setup, teardown),
         cmocka_unit_test_setup_teardown(test_views, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_charged_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_summary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_traced_workload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_traced_window, setup, teardown),

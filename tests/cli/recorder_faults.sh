@@ -41,7 +41,7 @@ refused() {
 sqlite3 "$tmp/new.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1); PRAGMA user_version = 99;"
 cp "$tmp/new.db" "$tmp/new.orig"
 refused "$tmp/new.db" "schema version 99"
-grep -qF "version 2 this zbench knows" "$tmp/err" || fail "newer schema: message lacks this zbench's version"
+grep -qF "version 3 this zbench knows" "$tmp/err" || fail "newer schema: message lacks this zbench's version"
 cmp -s "$tmp/new.db" "$tmp/new.orig" || fail "newer schema: the file was changed"
 [ -e "$tmp/new.db-wal" ] && fail "newer schema: a WAL file was created"
 
