@@ -528,11 +528,20 @@ static void test_stray(void **state)
 /* prefill (rep 0): 2 x gemv 300 ns, rmsnorm 100 ns, a 1000-byte copy in
  * 400 ns (1100 ns in all); decode step 1 (rep 0): a 200 ns scan; a
  * warm-up gemv (rep -1, 1000 ns) that the views leave out. */
-static int64_t view_run(fixture *f)
+/* A new zamba run holding the records r[0..n) as one finished trace. */
+static int64_t stored_run(fixture *f, const zb_trace_record *r, size_t n)
 {
     const int64_t run = new_run(f, "zamba");
     zb_trace_store *s = store_open(f, 0, 0, 0);
     zb_trace_store_begin_run(s, run);
+    zb_trace_store_sink(s, r, n);
+    end_ok(s);
+    zb_trace_store_close(s);
+    return run;
+}
+
+static int64_t view_run(fixture *f)
+{
     const char *gemv = "void (anonymous namespace)::gemv_kernel<4>(Args)";
     const zb_trace_record r[] = {
         corr(1, PREFILL(0), LAYER(0, ZB_PART_MAMBA)),
@@ -548,10 +557,7 @@ static int64_t view_run(fixture *f)
         kern(5, "void (anonymous namespace)::scan_step_kernel(Args)", 2000, 200),
         kern(6, gemv, 3000, 1000),
     };
-    zb_trace_store_sink(s, r, (size_t)N_OF(r));
-    end_ok(s);
-    zb_trace_store_close(s);
-    return run;
+    return stored_run(f, r, (size_t)N_OF(r));
 }
 
 static void test_views(void **state)
@@ -608,9 +614,6 @@ static void test_views(void **state)
 static void test_charged_view(void **state)
 {
     fixture *f = *state;
-    const int64_t run = new_run(f, "zamba");
-    zb_trace_store *s = store_open(f, 0, 0, 0);
-    zb_trace_store_begin_run(s, run);
     const zb_trace_record r[] = {
         corr(11, DECODE(0, 1), 0), corr(12, DECODE(0, 1), 0), corr(13, DECODE(0, 1), 0),
         corr(14, DECODE(0, 1), 0), corr(15, DECODE(0, 2), 0),
@@ -620,9 +623,7 @@ static void test_charged_view(void **state)
         kern(14, "a_kernel", 2000, 100),  /* after an idle gap */
         kern(15, "b_kernel", 5000, 100),  /* step 2's first */
     };
-    zb_trace_store_sink(s, r, (size_t)N_OF(r));
-    end_ok(s);
-    zb_trace_store_close(s);
+    const int64_t run = stored_run(f, r, (size_t)N_OF(r));
 
     sqlite3 *h = raw(f->db);
     char b[256];
@@ -630,18 +631,17 @@ static void test_charged_view(void **state)
                                            " (SELECT * FROM v_kernel_charged WHERE run_id = %lld ORDER BY rank)",
                             (long long)run),
                         "a_kernel:1:2 b_kernel:2:2 c_kernel:3:1");
-    TU_ASSERT_NEAR(qd(h, "SELECT charged_ms FROM v_kernel_charged WHERE run_id = %lld AND name = 'a_kernel'",
-                      (long long)run), 1100e-6, 1e-12);
-    TU_ASSERT_NEAR(qd(h, "SELECT charged_ms FROM v_kernel_charged WHERE run_id = %lld AND name = 'b_kernel'",
-                      (long long)run), 600e-6, 1e-12);
-    TU_ASSERT_NEAR(qd(h, "SELECT charged_us FROM v_kernel_charged WHERE run_id = %lld AND name = 'b_kernel'",
-                      (long long)run), 0.3, 1e-12);
-    TU_ASSERT_NEAR(qd(h, "SELECT total_ms FROM v_kernel_charged WHERE run_id = %lld AND name = 'b_kernel'",
-                      (long long)run), 1400e-6, 1e-12);
-    TU_ASSERT_NEAR(qd(h, "SELECT charged_ms FROM v_kernel_charged WHERE run_id = %lld AND name = 'c_kernel'",
-                      (long long)run), 100e-6, 1e-12);
-    TU_ASSERT_NEAR(qd(h, "SELECT pct_of_phase FROM v_kernel_charged WHERE run_id = %lld AND name = 'a_kernel'",
-                      (long long)run), 1100.0 / 18.0, 1e-9);
+    const struct {
+        const char *column, *name;
+        double want;
+    } cells[] = {
+        {"charged_ms", "a_kernel", 1100e-6}, {"charged_ms", "b_kernel", 600e-6}, {"charged_us", "b_kernel", 0.3},
+        {"total_ms", "b_kernel", 1400e-6},   {"charged_ms", "c_kernel", 100e-6}, {"pct_of_phase", "a_kernel", 1100.0 / 18},
+    };
+    for (int i = 0; i < N_OF(cells); i++)
+        TU_ASSERT_NEAR(qd(h, "SELECT %s FROM v_kernel_charged WHERE run_id = %lld AND name = '%s'", cells[i].column,
+                          (long long)run, cells[i].name),
+                       cells[i].want, 1e-9);
     TU_ASSERT_NEAR(qd(h, "SELECT sum(charged_ms) FROM v_kernel_charged WHERE run_id = %lld", (long long)run),
                    1800e-6, 1e-12);
     sqlite3_close(h);

@@ -12,7 +12,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 fail() { echo "FAIL run_sweep: $*" >&2; fails=$((fails + 1)); }
-q() { sqlite3 -batch -noheader "$1" "$2"; }
+# A reader may meet SQLITE_BUSY while another connection recovers the WAL
+# (after a killed writer): wait for it, as zbench's own connections do.
+q() { sqlite3 -batch -noheader -cmd ".timeout 10000" "$1" "$2"; }
 # Waits (up to 60 s) until database $1 holds a run in status 'running'.
 wait_running() {
     i=0
