@@ -124,7 +124,8 @@ __device__ __forceinline__ void unpack8(const uint4 &v, float (&f)[8])
  * head, fewer where each key costs more registers of math. */
 __host__ __device__ constexpr int split_passes(int GT, int CPL)
 {
-    return CPL * (GT >= 4 ? GT / 2 : 1) >= 4 ? 1 : 4 / (CPL * (GT >= 4 ? GT / 2 : 1));
+    const int weight = CPL * (GT >= 4 ? GT / 2 : 1); /* registers of math a key costs, relative */
+    return weight >= 4 ? 1 : 4 / weight;
 }
 
 /* Bytes of K and V a block asks L2 for before its wait (the first keys of
@@ -468,6 +469,10 @@ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 size_t align16(size_t x) { return (x + 15) & ~(size_t)15; }
 
+/* The arrival counters at the front of the scratch: one per (sequence,
+ * head), enough for any head grouping. */
+size_t counter_bytes(int batch, int nh) { return align16((size_t)batch * nh * sizeof(unsigned)); }
+
 template <int GT, int CPL>
 cudaError_t launch_split(const DecodeParams &p, int batch, size_t smem, cudaStream_t stream)
 {
@@ -543,7 +548,7 @@ cudaError_t decode_launch(const zbk_attention_args *a, cudaStream_t stream)
     p.po = nullptr;
     if (p.nch > 1) {
         const size_t nml = (size_t)a->batch * a->nh * p.nch;
-        const size_t cnt = align16((size_t)a->batch * a->nh * sizeof(unsigned));
+        const size_t cnt = counter_bytes(a->batch, a->nh);
         const size_t need = cnt + align16(nml * sizeof(float2)) + nml * hd * sizeof(float);
         const uintptr_t base = ((uintptr_t)a->partial + 15) & ~(uintptr_t)15;
         if (!a->partial || need + (base - (uintptr_t)a->partial) > a->partial_bytes) return cudaErrorInvalidValue;
@@ -573,12 +578,12 @@ extern "C" size_t zbk_attention_scratch_bytes(int batch, int nh, int hd, int max
 {
     if (batch < 1 || nh < 1 || hd < 1 || max_kv < 1) return 0;
     const size_t nml = (size_t)batch * nh * max_chunks(batch, max_kv);
-    return align16((size_t)batch * nh * sizeof(unsigned)) + align16(nml * sizeof(float2)) + nml * hd * sizeof(float) +
+    return counter_bytes(batch, nh) + align16(nml * sizeof(float2)) + nml * hd * sizeof(float) +
            16; /* + 16: aligning the base */
 }
 
 extern "C" size_t zbk_attention_scratch_zero_bytes(int batch, int nh)
 {
     if (batch < 1 || nh < 1) return 0;
-    return align16((size_t)batch * nh * sizeof(unsigned)) + 16; /* + 16: aligning the base */
+    return counter_bytes(batch, nh) + 16; /* + 16: aligning the base */
 }

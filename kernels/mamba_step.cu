@@ -76,7 +76,6 @@ struct StepP {
     int vec1, vec2; /* 16-byte weight rows for x_proj / dt_proj */
 };
 
-
 /* act() inlined: these kernels have no large unrolled bodies, and a call
  * (mamba_act_rt's out-of-line path) would make ptxas save registers around
  * it. Same formulas as the prefill kernels, hence the same values. */
@@ -182,14 +181,24 @@ __global__ void __launch_bounds__(kWarps1 * 32, 2) xproj_kernel(const StepP p)
              * this step writes them before the conv: kernel 2 writes the
              * state after its wait), so that the conv after the wait
              * finds them there instead of in DRAM. */
+            const int64_t c0 = (int64_t)h * p.Dh + ch0; /* the slice's first channel in the layer */
+            const int nc = ch1 - ch0;
+            /* one range a thread: each sequence's states, the weights, the bias */
             for (int i = tid; i < nb + 2; i += kWarps1 * 32) {
-                const int64_t c0 = (int64_t)h * p.Dh + ch0;
-                const char *lo = i < nb ? (const char *)(p.conv_state + ((int64_t)(b0 + i) * p.Di + c0) * p.K)
-                                        : i == nb ? (const char *)(p.conv_w + c0 * p.K)
-                                                  : (const char *)(p.conv_b ? p.conv_b + c0 : nullptr);
-                const int bytes = (i < nb ? 2 : 4) * (ch1 - ch0) * (i <= nb ? p.K : 1);
-                if (lo)
-                    for (int o = 0; o < bytes; o += 128) asm volatile("prefetch.global.L2 [%0];" ::"l"(lo + o));
+                const void *lo = nullptr;
+                int bytes = 0;
+                if (i < nb) {
+                    lo = p.conv_state + ((int64_t)(b0 + i) * p.Di + c0) * p.K;
+                    bytes = nc * p.K * (int)sizeof(zbk_half);
+                } else if (i == nb) {
+                    lo = p.conv_w + c0 * p.K;
+                    bytes = nc * p.K * (int)sizeof(float);
+                } else if (p.conv_b) {
+                    lo = p.conv_b + c0;
+                    bytes = nc * (int)sizeof(float);
+                }
+                for (int o = 0; o < bytes; o += 128)
+                    asm volatile("prefetch.global.L2 [%0];" ::"l"(static_cast<const char *>(lo) + o));
             }
             /* Launched as a programmatic dependent of in_proj: the first
              * x_proj loads above are in flight; xz is in_proj's output. */
