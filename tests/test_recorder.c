@@ -384,25 +384,41 @@ static void test_migrates_existing_version0(void **state)
     raw_close(h);
 }
 
+/* An older file, made here: a finished run (tag) in today's schema, then
+ * `downgrade` (SQL removing what later versions added) run on it. Returns
+ * the run's id. */
+static int64_t older_file_with_run(const char *path, const char *tag, const char *downgrade)
+{
+    zb_db *db = open_ok(path);
+    const int64_t id = begin_ok(db, tag, 1);
+    zb_error err = {{0}};
+    assert_int_equal(end_full(db, id, "ok", &err), ZB_OK);
+    zb_db_close(db);
+    sqlite3 *h = raw_open(path);
+    raw_exec(h, downgrade);
+    raw_close(h);
+    return id;
+}
+
+/* Opening the file migrates it to the current version. */
+static void open_migrates(const char *path)
+{
+    zb_db *db = open_ok(path);
+    assert_int_equal(zb_db_schema_version(db), ZB_SCHEMA_VERSION);
+    zb_db_close(db);
+}
+
 /* A version 1 file (made here by removing what versions 2 and 3 added)
  * gains the trace tables and views, and keeps its runs. */
 static void test_migrates_version1_to_2(void **state)
 {
     fixture *f = *state;
-    zb_db *db = open_ok(f->db);
-    int64_t id = begin_ok(db, "made-by-v1", 1);
-    zb_error err = {{0}};
-    assert_int_equal(end_full(db, id, "ok", &err), ZB_OK);
-    zb_db_close(db);
+    const int64_t id =
+        older_file_with_run(f->db, "made-by-v1",
+                            "DROP VIEW v_kernel_charged; DROP VIEW v_kernel_top; DROP VIEW v_kernel_class;"
+                            " DROP VIEW v_kernel_layer; DROP TABLE kernels; DROP TABLE trace; PRAGMA user_version = 1;");
+    open_migrates(f->db);
     sqlite3 *h = raw_open(f->db);
-    raw_exec(h, "DROP VIEW v_kernel_charged; DROP VIEW v_kernel_top; DROP VIEW v_kernel_class;"
-                " DROP VIEW v_kernel_layer; DROP TABLE kernels; DROP TABLE trace; PRAGMA user_version = 1;");
-    raw_close(h);
-
-    db = open_ok(f->db);
-    assert_int_equal(zb_db_schema_version(db), ZB_SCHEMA_VERSION);
-    zb_db_close(db);
-    h = raw_open(f->db);
     assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master WHERE name IN ('kernels', 'trace',"
                               " 'v_kernel_top', 'v_kernel_class', 'v_kernel_layer', 'v_kernel_charged')"), 6);
     assert_int_equal(q_int(h, "SELECT count(*) FROM runs WHERE id = %lld AND status = 'ok'", (long long)id), 1);
@@ -415,13 +431,8 @@ static void test_migrates_version1_to_2(void **state)
 static void test_migrates_version2_to_3(void **state)
 {
     fixture *f = *state;
-    zb_db *db = open_ok(f->db);
-    int64_t id = begin_ok(db, "made-by-v2", 1);
-    zb_error err = {{0}};
-    assert_int_equal(end_full(db, id, "ok", &err), ZB_OK);
-    zb_db_close(db);
+    const int64_t id = older_file_with_run(f->db, "made-by-v2", "DROP VIEW v_kernel_charged; PRAGMA user_version = 2;");
     sqlite3 *h = raw_open(f->db);
-    raw_exec(h, "DROP VIEW v_kernel_charged; PRAGMA user_version = 2;");
     char sql[256];
     snprintf(sql, sizeof sql,
              "INSERT INTO kernels (run_id, kind, phase, rep, step, name, class, start_ns, end_ns)"
@@ -430,9 +441,7 @@ static void test_migrates_version2_to_3(void **state)
     raw_exec(h, sql);
     raw_close(h);
 
-    db = open_ok(f->db);
-    assert_int_equal(zb_db_schema_version(db), ZB_SCHEMA_VERSION);
-    zb_db_close(db);
+    open_migrates(f->db);
     h = raw_open(f->db);
     assert_int_equal(q_int(h, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name = 'v_kernel_charged'"),
                      1);
