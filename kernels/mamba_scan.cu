@@ -222,6 +222,7 @@ __global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p)
         /* 3. scan: all kL tokens unrolled, straight-line (no shuffles, no
          * branches), so the exponentials of later tokens issue while
          * earlier ones are in flight; each lane leaves its partial y */
+        float part[kL];
 #pragma unroll
         for (int r = 0; r < kL; r++) {
             const float2 d = dd[r * CB + cl];
@@ -235,8 +236,14 @@ __global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p)
                 s[j] = fmaf(a, s[j], d.y * Bv[j]);
                 acc = fmaf(s[j], Cv[j], acc);
             }
-            yp[r * YS + tid] = acc;
+            part[r] = acc;
         }
+        /* The partials go to shared memory after the last token, not one
+         * per token: a shared store between tokens kept the next tokens'
+         * shared loads from being issued early (4.8% faster at T 16384,
+         * docs/PERF.md). */
+#pragma unroll
+        for (int r = 0; r < kL; r++) yp[r * YS + tid] = part[r];
         __syncthreads();
 
         /* 4. output: y = (sum of 4 partials + D u) * act(z), 8 channels of
