@@ -266,6 +266,31 @@ __global__ void __launch_bounds__(512) argmax_kernel(const float *__restrict__ l
 
 } // namespace
 
+/* dst[r][g][c] = 16-bit(src[r][g][c]) for c < cols: one thread per 2
+ * columns of a (row, group); float2 reads where the strides allow. */
+template <bool VEC>
+__global__ void f32_cols_to_half_kernel(const float *__restrict__ src, int64_t lds, int64_t ss,
+                                        zbk_half *__restrict__ dst, int64_t ldd, int64_t sd, int rows, int groups,
+                                        int cols)
+{
+    zbk_pdl_begin();
+    const int half_cols = (cols + 1) / 2;
+    for (int r = blockIdx.y; r < rows; r += gridDim.y) {
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < groups * half_cols; i += gridDim.x * blockDim.x) {
+            const int g = i / half_cols, c = 2 * (i - g * half_cols);
+            const float *sp = src + r * lds + g * ss + c;
+            zbk_half *dp = dst + r * ldd + g * sd + c;
+            if (VEC) {
+                const float2 v = *reinterpret_cast<const float2 *>(sp);
+                *reinterpret_cast<uint32_t *>(dp) = zbk_pack_half2(v.x, v.y);
+            } else {
+                dp[0] = zbk_f2h(sp[0]);
+                if (c + 1 < cols) dp[1] = zbk_f2h(sp[1]);
+            }
+        }
+    }
+}
+
 extern "C" cudaError_t zbk_embed(const int32_t *tokens, int rows, const zbk_half *table, int hidden, float *resid,
                                  zbk_half *emb, cudaStream_t stream)
 {
@@ -319,4 +344,22 @@ extern "C" cudaError_t zbk_argmax(const float *logits, int batch, int vocab, int
     const bool vec = vocab % 4 == 0 && aligned(logits, 16);
     return vec ? zbk_launch_pdl(argmax_kernel<true>, batch, 512, 0, stream, logits, vocab, out)
                : zbk_launch_pdl(argmax_kernel<false>, batch, 512, 0, stream, logits, vocab, out);
+}
+
+extern "C" cudaError_t zbk_f32_cols_to_half(const float *src, int64_t ld_src, int64_t stride_src, zbk_half *dst,
+                                            int64_t ld_dst, int64_t stride_dst, int rows, int groups, int cols,
+                                            cudaStream_t stream)
+{
+    if (rows < 0 || groups < 0 || cols < 0) return cudaErrorInvalidValue;
+    if (rows == 0 || groups == 0 || cols == 0) return cudaSuccess;
+    /* pairs stay aligned when every row and group start is even and the
+     * column count is even */
+    const bool vec = cols % 2 == 0 && ld_src % 2 == 0 && stride_src % 2 == 0 && ld_dst % 2 == 0 &&
+                     stride_dst % 2 == 0 && aligned(src, 8) && aligned(dst, 4);
+    const int threads = 256, work = groups * ((cols + 1) / 2);
+    const dim3 grid((work + threads - 1) / threads, rows < 65535 ? rows : 65535);
+    return vec ? zbk_launch_pdl(f32_cols_to_half_kernel<true>, grid, threads, 0, stream, src, ld_src, stride_src, dst,
+                                ld_dst, stride_dst, rows, groups, cols)
+               : zbk_launch_pdl(f32_cols_to_half_kernel<false>, grid, threads, 0, stream, src, ld_src, stride_src,
+                                dst, ld_dst, stride_dst, rows, groups, cols);
 }

@@ -86,6 +86,13 @@ cudaError_t zbk_concat_rmsnorm(const float *h, const zbk_half *emb, const float 
  * computed by one GEMM into [rows][2*inter]. */
 cudaError_t zbk_gated_act(const zbk_half *gu, int rows, int inter, zb_act act, zbk_half *out, cudaStream_t stream);
 
+/* dst[r * ld_dst + g * stride_dst + c] = 16-bit(src[r * ld_src + g *
+ * stride_src + c]) for rows r, groups g and c < cols (Zamba's dt_raw
+ * columns of the f32 x_proj output, for the dt_proj GEMM). */
+cudaError_t zbk_f32_cols_to_half(const float *src, int64_t ld_src, int64_t stride_src, zbk_half *dst,
+                                 int64_t ld_dst, int64_t stride_dst, int rows, int groups, int cols,
+                                 cudaStream_t stream);
+
 /* out[b] = argmax over vocab of logits[b] (lowest index on ties). */
 cudaError_t zbk_argmax(const float *logits, int batch, int vocab, int32_t *out, cudaStream_t stream);
 

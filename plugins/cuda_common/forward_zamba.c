@@ -69,16 +69,13 @@ static zb_status mixer_prefill(zb_session *s, const zbe_mamba_w *m, zbk_half *co
     a.batch = nh;
     ZBE_LIB(zb_linear(s->blas, &a, s->stream, err));
 
-    /* dt_proj needs a 16-bit input: the dt_rank rows of x_proj again, into a
-     * 16-bit buffer padded to dt_pad columns per head (aligned slices) rather
-     * than a strided conversion of params. The values equal params' dt_raw
-     * rounded to 16-bit, as a 16-bit model computes them. */
-    a.y = b->dtr;
-    a.ldy = (int64_t)nh * p->dt_pad;
-    a.stride_y = p->dt_pad;
-    a.y_dtype = ZBK_HALF_DTYPE;
-    a.out = R;
-    ZBE_LIB(zb_linear(s->blas, &a, s->stream, err));
+    /* dt_proj needs a 16-bit input: params' dt_raw columns rounded to 16
+     * bits (what a 16-bit model computes), into a buffer padded to dt_pad
+     * columns per head so that each head's slice stays 16-byte aligned.
+     * (A second x_proj GEMM straight into 16 bits did this before: 5-7 ms
+     * more of a zamba-7b 16384-token prefill, docs/PERF.md.) */
+    ZBE_CUDA(zbk_f32_cols_to_half(b->params, (int64_t)nh * p->P, p->P, b->dtr, (int64_t)nh * p->dt_pad, p->dt_pad,
+                                  rows, nh, R, s->stream));
 
     /* dt [rows][d_inner] f32 = dt_proj(dt_raw) per head, bias left to the scan */
     zb_linear_args t = {0};

@@ -477,6 +477,8 @@ int int_arg(int argc, char **argv, const char *name)
 } // namespace
 
 /* --bench: the checks, then the timings; --bench-only: timings alone;
+ * --decode [--bench | --bench-only]: the decode cases (position on the host,
+ * then in device memory), then decode timed at contexts 256 to 16384;
  * --profile: one launch of the two large prefill shapes (for ncu);
  * --small: a few small checks, one per kernel (for compute-sanitizer);
  * --variant V [--case TEXT]: every prefill case (whose name contains TEXT)
@@ -578,6 +580,22 @@ int main(int argc, char **argv)
                 for (int chunk : {0, 4096})
                     if (chunk < T)
                         for (int v : {5, 9}) bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, v, chunk);
+        return 0;
+    }
+    if (has_arg(argc, argv, "--decode")) {
+        if (!bench_only) {
+            for (const Case &c : cases)
+                if (c.T == 1) {
+                    run_case(c, seed++);
+                    run_case(c, seed++, kDevicePos);
+                }
+            printf("test_attention --decode: all passed\n");
+        }
+        if (bench_only || want_bench(argc, argv))
+            for (int ctx : {256, 512, 1024, 2048, 4096, 8192, 16384}) {
+                bench_decode("attn_decode llama", 1, ctx, 32, 32, 128);
+                bench_decode("attn_decode zamba", 1, ctx, 16, 16, 464);
+            }
         return 0;
     }
     if (has_arg(argc, argv, "--small")) {

@@ -353,6 +353,47 @@ static void test_gated_act()
     printf("ok   zbk_gated_act: %d cases, worst rel err %.2e\n", cases, worst);
 }
 
+/* Exact: each output is the input rounded to 16 bits, as the host rounds
+ * it; the pad columns and rows' tails past cols keep their poison. */
+static void test_f32_cols_to_half()
+{
+    struct S {
+        int rows, groups, cols, lds, ss, ldd, sd;
+    };
+    const S shapes[] = {{7, 2, 232, 528, 264, 464, 232},  /* Zamba-7B's dt_raw: 2 heads of 232 in 264 */
+                        {3, 1, 5, 9, 9, 8, 8},             /* odd widths: the scalar path */
+                        {70000, 1, 2, 4, 4, 2, 2},         /* more rows than one grid dimension */
+                        {2, 3, 6, 30, 10, 24, 8}};
+    int cases = 0;
+    for (const S &c : shapes) {
+        Rng rng(next_seed());
+        std::vector<float> src((size_t)c.rows * c.lds);
+        rng.fill(src, -40.0f, 40.0f);
+        DevBuf<float> dsrc(src);
+        DevBuf<uint16_t> ddst((size_t)c.rows * c.ldd);
+        ddst.poison();
+        const std::vector<uint16_t> poison = ddst.download();
+        CUDA_CHECK(zbk_f32_cols_to_half(dsrc.p, c.lds, c.ss, reinterpret_cast<zbk_half *>(ddst.p), c.ldd, c.sd,
+                                        c.rows, c.groups, c.cols, 0));
+        CUDA_CHECK(cudaDeviceSynchronize());
+        const std::vector<uint16_t> out = ddst.download();
+        size_t bad = 0;
+        for (int r = 0; r < c.rows; r++)
+            for (int j = 0; j < c.ldd; j++) {
+                const size_t o = (size_t)r * c.ldd + j;
+                const int g = j / c.sd, col = j - g * c.sd;
+                if (g < c.groups && col < c.cols) {
+                    const std::vector<float> one = {src[(size_t)r * c.lds + (size_t)g * c.ss + col]};
+                    if (out[o] != to_half(one)[0]) bad++;
+                } else if (out[o] != poison[o])
+                    bad++;
+            }
+        EXPECT(bad == 0, "zbk_f32_cols_to_half rows %d groups %d cols %d: %zu wrong", c.rows, c.groups, c.cols, bad);
+        cases++;
+    }
+    printf("ok   zbk_f32_cols_to_half: %d shapes exact\n", cases);
+}
+
 static void test_argmax()
 {
     const int vocabs[] = {32000, 38, 6, 32001, 1};
@@ -838,6 +879,7 @@ int main(int argc, char **argv)
     test_rmsnorm();
     test_concat_rmsnorm();
     test_gated_act();
+    test_f32_cols_to_half();
     test_argmax();
     zb_blas *blas = nullptr;
     ZB_OK_OR_DIE(zb_blas_create(&blas, 0, &e_));

@@ -89,7 +89,9 @@ has_classes() { # PHASE PART CLASSES
     [ "$got" = "$3" ] || fail "$1 $2: classes $got, expected $3; its kernels: $(q "select distinct class || ' ' ||
        name from kernels where run_id = 2 and phase = '$1' and part = '$2' and kind = 'kernel'")"
 }
-has_classes prefill mamba "conv,gemm,norm,scan"
+has_classes prefill mamba "conv,gemm,norm,other,scan"
+expect "the prefill mixer's 'other' is its dt_raw conversion" "select group_concat(distinct name) from kernels where
+    run_id = 2 and phase = 'prefill' and part = 'mamba' and class = 'other' and name not like '%f32_cols_to_half%'" ""
 has_classes decode mamba "gemm,norm,scan"
 for phase in prefill decode; do
     has_classes $phase attention "attention,gemm,norm"
