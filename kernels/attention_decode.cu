@@ -176,6 +176,12 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
     const int LPK = 1 << p.lpk_log2, KPW = 32 >> p.lpk_log2;
     const int c0 = lane & (LPK - 1), kl = lane >> p.lpk_log2;
     const int stride = 4 * KPW * U;
+    /* key j of the chunk (relative to its start) in the K or V ring */
+    auto key_row = [&](const zbk_half *src, int j) {
+        int slot = slot0 + j;
+        if (slot >= p.slots) slot -= p.slots;
+        return src + (size_t)slot * rs;
+    };
     /* 16-byte pieces of U key passes (keys base + u * 4 * KPW + kl) of K or
      * V, all issued before any is used; zeros from key lim on. cg: L2 only,
      * for the loads made before the wait (below). */
@@ -183,12 +189,11 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int j = base + u * 4 * KPW + kl;
-            int slot = slot0 + j;
-            if (slot >= p.slots) slot -= p.slots;
+            const zbk_half *row = key_row(src, j);
 #pragma unroll
             for (int i = 0; i < CPL; i++) {
                 const int cc = c0 + i * LPK;
-                const uint4 *a = reinterpret_cast<const uint4 *>(src + (size_t)slot * rs + cc * 8);
+                const uint4 *a = reinterpret_cast<const uint4 *>(row + cc * 8);
                 if (j < lim && cc < R)
                     r[u][i] = cg ? __ldcg(a) : __ldg(a);
                 else
@@ -210,9 +215,7 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
         const int rowb = hd * 2;
         const int npf = max(0, min(old_keys - stride, kPrefetchBytes / (2 * rowb)));
         for (int i = tid; i < 2 * npf; i += kThreads) {
-            int slot = slot0 + stride + (i >> 1);
-            if (slot >= p.slots) slot -= p.slots;
-            const zbk_half *row = ((i & 1) ? vb : kb) + (size_t)slot * rs;
+            const zbk_half *row = key_row((i & 1) ? vb : kb, stride + (i >> 1));
             asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(row), "r"(rowb) : "memory");
         }
     }
@@ -233,14 +236,13 @@ template <int GT, int CPL> __global__ void __launch_bounds__(kThreads, 4) decode
         for (int u = 0; u < U; u++) {
             const int j = warp * KPW + u * 4 * KPW + kl;
             if (j == n - 1) {
-                int slot = slot0 + j;
-                if (slot >= p.slots) slot -= p.slots;
+                const zbk_half *krow = key_row(kb, j), *vrow = key_row(vb, j);
 #pragma unroll
                 for (int i = 0; i < CPL; i++) {
                     const int cc = c0 + i * LPK;
                     if (cc < R) {
-                        kr[u][i] = __ldg(reinterpret_cast<const uint4 *>(kb + (size_t)slot * rs + cc * 8));
-                        vr[u][i] = __ldg(reinterpret_cast<const uint4 *>(vb + (size_t)slot * rs + cc * 8));
+                        kr[u][i] = __ldg(reinterpret_cast<const uint4 *>(krow + cc * 8));
+                        vr[u][i] = __ldg(reinterpret_cast<const uint4 *>(vrow + cc * 8));
                     }
                 }
             }

@@ -264,8 +264,6 @@ __global__ void __launch_bounds__(512) argmax_kernel(const float *__restrict__ l
     }
 }
 
-} // namespace
-
 /* dst[r][g][c] = 16-bit(src[r][g][c]) for c < cols: one thread per 2
  * columns of a (row, group); float2 reads where the strides allow. */
 template <bool VEC>
@@ -290,6 +288,8 @@ __global__ void f32_cols_to_half_kernel(const float *__restrict__ src, int64_t l
         }
     }
 }
+
+} // namespace
 
 extern "C" cudaError_t zbk_embed(const int32_t *tokens, int rows, const zbk_half *table, int hidden, float *resid,
                                  zbk_half *emb, cudaStream_t stream)

@@ -383,8 +383,7 @@ static void test_f32_cols_to_half()
                 const size_t o = (size_t)r * c.ldd + j;
                 const int g = j / c.sd, col = j - g * c.sd;
                 if (g < c.groups && col < c.cols) {
-                    const std::vector<float> one = {src[(size_t)r * c.lds + (size_t)g * c.ss + col]};
-                    if (out[o] != to_half(one)[0]) bad++;
+                    if (out[o] != zbk_f2h(src[(size_t)r * c.lds + (size_t)g * c.ss + col])) bad++;
                 } else if (out[o] != poison[o])
                     bad++;
             }
