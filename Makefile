@@ -81,7 +81,8 @@ CUDA_ARCH_WGMMA ?= -gencode=arch=compute_90a,code=sm_90a
 NVCC_BASE   := -std=c++17 -O3 -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror \
                -Werror all-warnings -lineinfo -Iplugins -Ireference -Ikernels -Itests/gpu $(ZB_HALF_DEF)
 NVCC_FLAGS  := $(NVCC_BASE) $(CUDA_ARCH)
-WGMMA_OBJ   := $(BUILD)/cuda/kernels/attention_wgmma.o $(BUILD)/cuda/kernels/attention_wgmma_pair.o
+WGMMA_OBJ   := $(BUILD)/cuda/kernels/attention_wgmma.o $(BUILD)/cuda/kernels/attention_wgmma_pair.o \
+               $(BUILD)/cuda/kernels/attention_wgmma_dsplit.o
 $(WGMMA_OBJ): NVCC_FLAGS := $(NVCC_BASE) $(CUDA_ARCH_WGMMA)
 CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
 KERNEL_SRC  := $(wildcard kernels/*.cu)

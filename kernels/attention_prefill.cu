@@ -31,7 +31,9 @@
  * 16-byte rows go to the Hopper wgmma kernels of attention_wgmma.cu (same
  * contract; see that file), head dims 449..464 without a window to their
  * block-pair form (attention_wgmma_pair.cu: K and V fetched once for two
- * query blocks, 15-22% faster on the H100), head dims 97..128 without a
+ * query blocks, 15-22% faster on the H100; the forced variant 14 splits
+ * the head dim across a pair of blocks instead, attention_wgmma_dsplit.cu,
+ * kept to compare), head dims 97..128 without a
  * window or ring wrap to the pipelined kernel with tensor copies (12-16%
  * faster than with cp.async, which the others get); elsewhere, and under the
  * forced variant 6 (so that an H100 still checks what other devices run),
@@ -666,6 +668,7 @@ cudaError_t prefill(const zbk_attention_args *a, int variant, cudaStream_t s)
         return cudaErrorInvalidValue;
     case 9: return wgmma_pair_prefill_launch(a, p, s);
     case 12: return wgmma128_tma_launch(a, p, s);
+    case 14: return wgmma_dsplit_prefill_launch(a, p, s);
     }
     return cudaErrorInvalidValue;
 }

@@ -171,6 +171,13 @@ cudaError_t wgmma_device_check();
  * wrapping; cudaErrorInvalidValue for other shapes. */
 cudaError_t wgmma_pair_prefill_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream);
 
+/* The head-dim-464 wgmma kernel with the head dim split across a pair of
+ * blocks (a cluster of two blocks sharing 128 query rows, each holding 240
+ * columns of Q, K, V and O and exchanging partial scores through
+ * distributed shared memory, attention_wgmma_dsplit.cu): same shapes as
+ * wgmma_pair_prefill_launch. */
+cudaError_t wgmma_dsplit_prefill_launch(const zbk_attention_args *a, const PrefillParams &p, cudaStream_t stream);
+
 } // namespace zbattn
 
 #endif

@@ -487,7 +487,8 @@ int int_arg(int argc, char **argv, const char *name)
  * large prefill shapes, whole and in zbench's chunks of 4096 and 8192,
  * timed with variants 6 (the mma.sync kernels), 5 (the wgmma kernels) and
  * 8 and 7 (the same with every head in one group); for V = 9 with
- * --bench, Zamba's shapes timed with variants 5 and 9; for V = 10 with
+ * --bench, Zamba's shapes timed with variants 5 and 9 (V = 14: 9 and 14,
+ * whole and in chunks of 8192); for V = 10 with
  * --bench, Llama's and Mistral's timed with variants 10, 11 and 12 (the
  * head-dim-128 wgmma kernels: two stages, pipelined, tensor copies). */
 int main(int argc, char **argv)
@@ -575,6 +576,11 @@ int main(int argc, char **argv)
                             bench_prefill("attn_prefill llama", T, 32, 32, 128, 0, v, chunk);
                             if (v < 12) bench_prefill("attn_prefill mistral", T, 32, 8, 128, 4096, v, chunk);
                         }
+        if (only == 14 && want_bench(argc, argv)) /* the head-dim split against the block pairs */
+            for (int T : {2048, 4096, 16384})
+                for (int chunk : {0, 8192})
+                    if (chunk < T)
+                        for (int v : {9, 14}) bench_prefill("attn_prefill zamba", T, 16, 16, 464, 0, v, chunk);
         if (only == 9 && want_bench(argc, argv)) /* the pair kernel against the one-block one */
             for (int T : {2048, 4096, 16384})
                 for (int chunk : {0, 4096})
@@ -626,9 +632,10 @@ int main(int argc, char **argv)
             for (const Case &c : cases)
                 if (c.T > 1) run_case(c, seed++, 5, true);
         /* and the other head-dim-128 wgmma kernels: two stages, the
-         * pipelined one with cp.async, the one with tensor copies */
+         * pipelined one with cp.async, the one with tensor copies; and
+         * head dim 464 split across a pair of blocks */
         if (is_sm90())
-            for (int v : {10, 11, 12})
+            for (int v : {10, 11, 12, 14})
                 for (const Case &c : cases)
                     if (c.T > 1) run_case(c, seed++, v, true);
         /* the forced variants the bench compares must be right too */
