@@ -203,21 +203,7 @@ __device__ __forceinline__ void softmax128(const PrefillParams &p, const BlockGe
                                            float (&l)[2], float (&alpha)[2], int j0, int r0, int lane)
 {
     if (tile_needs_mask<k128BN>(j0, g.P0, g.P1, p.window)) mask_scores(s, j0, g.P0, r0, lane, p.window);
-#pragma unroll
-    for (int hr = 0; hr < 2; hr++) {
-        float mb;
-        alpha[hr] = online_max(m[hr], lane_row_max(s, hr), p.sl2, mb);
-        float rs = 0.f;
-#pragma unroll
-        for (int n = 0; n < 16; n++) {
-            const float p0 = fast_exp2(fmaf(s[4 * n + 2 * hr], p.sl2, -mb));
-            const float p1 = fast_exp2(fmaf(s[4 * n + 2 * hr + 1], p.sl2, -mb));
-            s[4 * n + 2 * hr] = p0;
-            s[4 * n + 2 * hr + 1] = p1;
-            rs += p0 + p1;
-        }
-        l[hr] = l[hr] * alpha[hr] + rs;
-    }
+    softmax_tile(s, m, l, alpha, p.sl2);
 }
 
 __device__ __forceinline__ void rescale128(float (&o)[64], const float (&alpha)[2])
@@ -240,23 +226,7 @@ __device__ __forceinline__ void pack_p128(const float (&s)[64], uint32_t (&pa)[8
 __device__ __forceinline__ void store128(const PrefillParams &p, const BlockGeom &g, const float (&o)[64],
                                          const float (&l)[2], int r0, int lane)
 {
-#pragma unroll
-    for (int hr = 0; hr < 2; hr++) {
-        float lt = l[hr];
-        lt += __shfl_xor_sync(0xffffffffu, lt, 1);
-        lt += __shfl_xor_sync(0xffffffffu, lt, 2);
-        const float inv = lt > 0.f ? 1.f / lt : 0.f;
-        const int t = g.t0 + r0 + 8 * hr;
-        if (t >= p.T) continue;
-        zbk_half *dst = p.out + ((size_t)g.b * p.T + t) * p.nh * p.hd + (size_t)g.h * p.hd;
-#pragma unroll
-        for (int n = 0; n < 16; n++) {
-            const int col = 8 * n + 2 * (lane & 3);
-            if (col < p.hd)
-                *reinterpret_cast<uint32_t *>(dst + col) =
-                    zbk_pack_half2(o[4 * n + 2 * hr] * inv, o[4 * n + 2 * hr + 1] * inv);
-        }
-    }
+    store_rows<16>(p, g.b, g.h, g.t0, 0, o, l, r0, lane);
 }
 
 /* K and V of key tile it into the stage at st (K, then V a tile later). */

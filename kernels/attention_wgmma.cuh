@@ -96,16 +96,23 @@ __device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes)
     asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
 }
 
-__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
+/* Until phase `parity` of the barrier completes. Cluster: acquire at
+ * cluster scope, for a phase completed by the other block of a cluster
+ * (its st.async bytes or remote arrivals). */
+template <bool Cluster = false> __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity)
 {
+#define ZB_MBAR_TRY_WAIT(sem)                                                                                       \
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity" sem ".shared::cta.b64 p, [%1], %2;\n"               \
+                 "selp.u32 %0, 1, 0, p;\n}\n"                                                                       \
+                 : "=r"(done)                                                                                       \
+                 : "r"(bar), "r"(parity)                                                                            \
+                 : "memory")
     uint32_t done;
     do {
-        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-                     "selp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(bar), "r"(parity)
-                     : "memory");
+        if constexpr (Cluster) ZB_MBAR_TRY_WAIT(".acquire.cluster");
+        else ZB_MBAR_TRY_WAIT("");
     } while (!done);
+#undef ZB_MBAR_TRY_WAIT
 }
 
 /* Box {64 columns, 1 head, the map's box of keys, 1 sequence} of map tm
@@ -131,13 +138,13 @@ __device__ __forceinline__ void box_copy(uint32_t dst, const CUtensorMap *tm, in
                  : "memory");
 }
 
-/* The tensor maps of the caches kc and vc: [batch][slots][nkv][hd] 16-bit,
- * each seen as {hd, nkv, pos0 + T keys, batch} so that the keys the call
- * does not hold read as zeros (a stale slot may hold NaN bit patterns, and
- * 0 x NaN would poison P V); boxes of {64 columns, 1, box_keys, 1} in the
- * 128-byte swizzle, i.e. one column atom of the layout above. The caller
- * guarantees no ring wrap (pos0 + T <= slots) and 16-byte rows. */
-inline cudaError_t cache_maps(CUtensorMap *tk, CUtensorMap *tv, const zbk_attention_args *a, int box_keys)
+/* A tensor map of 16-bit rows seen as {columns, heads, rows, batch} (dims,
+ * byte strides of the last three) at base, in boxes of {64 columns, 1,
+ * box_rows, 1} in the 128-byte swizzle, i.e. one column atom of the layout
+ * above; whatever lies outside dims arrives as zeros. The encoder comes
+ * through the runtime's driver entry-point query. */
+inline cudaError_t map_rows_16bit(CUtensorMap *tm, const void *base, const cuuint64_t (&dims)[4],
+                                  const cuuint64_t (&strides)[3], int box_rows)
 {
     void *fn = nullptr;
     cudaDriverEntryPointQueryResult found;
@@ -145,19 +152,26 @@ inline cudaError_t cache_maps(CUtensorMap *tk, CUtensorMap *tv, const zbk_attent
     if (e != cudaSuccess) return e;
     if (found != cudaDriverEntryPointSuccess || !fn) return cudaErrorNotSupported;
     const auto encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+    const cuuint32_t box[4] = {64, 1, (cuuint32_t)box_rows, 1}, step[4] = {1, 1, 1, 1};
+    const CUresult r = encode(tm, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<void *>(base), dims, strides, box, step,
+                              CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+}
+
+/* The tensor maps of the caches kc and vc: [batch][slots][nkv][hd] 16-bit,
+ * each seen as {hd, nkv, pos0 + T keys, batch} so that the keys the call
+ * does not hold read as zeros (a stale slot may hold NaN bit patterns, and
+ * 0 x NaN would poison P V); boxes of box_keys keys. The caller guarantees
+ * no ring wrap (pos0 + T <= slots) and 16-byte rows. */
+inline cudaError_t cache_maps(CUtensorMap *tk, CUtensorMap *tv, const zbk_attention_args *a, int box_keys)
+{
     const cuuint64_t row = (cuuint64_t)a->hd * 2;
     const cuuint64_t dims[4] = {(cuuint64_t)a->hd, (cuuint64_t)a->nkv, (cuuint64_t)a->pos0 + (cuuint64_t)a->T,
                                 (cuuint64_t)a->batch};
     const cuuint64_t strides[3] = {row, row * (cuuint64_t)a->nkv, row * (cuuint64_t)a->nkv * (cuuint64_t)a->slots};
-    const cuuint32_t box[4] = {64, 1, (cuuint32_t)box_keys, 1}, step[4] = {1, 1, 1, 1};
-    for (int i = 0; i < 2; i++) {
-        const CUresult r = encode(i ? tv : tk, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4,
-                                  const_cast<zbk_half *>(i ? a->vc : a->kc), dims, strides, box, step,
-                                  CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-        if (r != CUDA_SUCCESS) return cudaErrorInvalidValue;
-    }
-    return cudaSuccess;
+    const cudaError_t e = map_rows_16bit(tk, a->kc, dims, strides, box_keys);
+    return e != cudaSuccess ? e : map_rows_16bit(tv, a->vc, dims, strides, box_keys);
 }
 
 /* The accumulator operands of the wgmma wrappers below: d[i] .. d[i + 7]
@@ -299,6 +313,56 @@ template <int NS> __device__ __forceinline__ float lane_row_max(const float (&s)
 #pragma unroll
     for (int n = 0; n < NS / 4; n++) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * hr], s[4 * n + 2 * hr + 1]));
     return mx;
+}
+
+/* The online softmax of one tile of (masked) scores as the S accumulators
+ * hold them, NS / 4 n8 tiles of keys: exponentiated in place against the
+ * new running max m, their row sums folded into l; alpha[hr] rescales what
+ * O holds so far. */
+template <int NS>
+__device__ __forceinline__ void softmax_tile(float (&s)[NS], float (&m)[2], float (&l)[2], float (&alpha)[2], float sl2)
+{
+#pragma unroll
+    for (int hr = 0; hr < 2; hr++) {
+        float mb;
+        alpha[hr] = online_max(m[hr], lane_row_max(s, hr), sl2, mb);
+        float rs = 0.f;
+#pragma unroll
+        for (int n = 0; n < NS / 4; n++) {
+            const float p0 = fast_exp2(fmaf(s[4 * n + 2 * hr], sl2, -mb));
+            const float p1 = fast_exp2(fmaf(s[4 * n + 2 * hr + 1], sl2, -mb));
+            s[4 * n + 2 * hr] = p0;
+            s[4 * n + 2 * hr + 1] = p1;
+            rs += p0 + p1;
+        }
+        l[hr] = l[hr] * alpha[hr] + rs;
+    }
+}
+
+/* o / l into the output rows t0 + r0 and t0 + r0 + 8 of (sequence b, head
+ * h), NT n8 tiles of columns from col0 (those past the head dim not
+ * stored); the quad that shares a row adds its partial sums first. */
+template <int NT>
+__device__ __forceinline__ void store_rows(const PrefillParams &p, int b, int h, int t0, int col0,
+                                           const float (&o)[4 * NT], const float (&l)[2], int r0, int lane)
+{
+#pragma unroll
+    for (int hr = 0; hr < 2; hr++) {
+        float lt = l[hr];
+        lt += __shfl_xor_sync(0xffffffffu, lt, 1);
+        lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+        const float inv = lt > 0.f ? 1.f / lt : 0.f;
+        const int t = t0 + r0 + 8 * hr;
+        if (t >= p.T) continue;
+        zbk_half *dst = p.out + ((size_t)b * p.T + t) * p.nh * p.hd + (size_t)h * p.hd;
+#pragma unroll
+        for (int n = 0; n < NT; n++) {
+            const int col = col0 + 8 * n + 2 * (lane & 3);
+            if (col < p.hd)
+                *reinterpret_cast<uint32_t *>(dst + col) =
+                    zbk_pack_half2(o[4 * n + 2 * hr] * inv, o[4 * n + 2 * hr + 1] * inv);
+        }
+    }
 }
 
 /* ------------------------------------------- one key tile, head dim 464 */

@@ -110,19 +110,6 @@ __device__ __forceinline__ void st_async16(uint32_t raddr, float x, float y, flo
                  : "memory");
 }
 
-/* Wait for a phase whose bytes came from the partner (cluster-scope acquire). */
-__device__ __forceinline__ void mbar_wait_cluster(uint32_t bar, uint32_t parity)
-{
-    uint32_t done;
-    do {
-        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
-                     "selp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(bar), "r"(parity)
-                     : "memory");
-    } while (!done);
-}
-
 __device__ __forceinline__ float4 lds128(uint32_t a)
 {
     float4 v;
@@ -218,7 +205,7 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(kThreads, 1)
         for (int v = 0; v < 8; v++)
             st_async16(rx0 + xo + (uint32_t)v * 4096 + xmine, s[4 * v], s[4 * v + 1], s[4 * v + 2], s[4 * v + 3],
                        rbar0 + 8 * par);
-        mbar_wait_cluster(barX + 8 * par, ((uint32_t)it >> 1) & 1);
+        mbar_wait<true>(barX + 8 * par, ((uint32_t)it >> 1) & 1);
 #pragma unroll
         for (int v = 0; v < 8; v++) {
             const float4 q = lds128(sX + xo + (uint32_t)v * 4096 + xmine);
@@ -229,21 +216,7 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(kThreads, 1)
         /* mask, online softmax, P as the A operand */
         if (j0 + kBN - 1 > P0 + 64 * wg) mask_scores(s, j0, P0, r0, lane, 0);
         float alpha[2];
-#pragma unroll
-        for (int hr = 0; hr < 2; hr++) {
-            float mb;
-            alpha[hr] = online_max(m[hr], lane_row_max(s, hr), p.sl2, mb);
-            float rs = 0.f;
-#pragma unroll
-            for (int n = 0; n < 8; n++) {
-                const float p0 = fast_exp2(fmaf(s[4 * n + 2 * hr], p.sl2, -mb));
-                const float p1 = fast_exp2(fmaf(s[4 * n + 2 * hr + 1], p.sl2, -mb));
-                s[4 * n + 2 * hr] = p0;
-                s[4 * n + 2 * hr + 1] = p1;
-                rs += p0 + p1;
-            }
-            l[hr] = l[hr] * alpha[hr] + rs;
-        }
+        softmax_tile(s, m, l, alpha, p.sl2);
 #pragma unroll
         for (int i = 0; i < 4 * kDsNT; i++) o[i] *= alpha[(i >> 1) & 1];
         uint32_t pa[4][4];
@@ -265,46 +238,18 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(kThreads, 1)
         if (tid == 0 && it + 1 < ntiles) issue_kv(&tv, sV, barV, it + 1);
     }
 
-    /* o / l into this block's columns of rows r0 and r0 + 8 */
-#pragma unroll
-    for (int hr = 0; hr < 2; hr++) {
-        float lt = l[hr];
-        lt += __shfl_xor_sync(0xffffffffu, lt, 1);
-        lt += __shfl_xor_sync(0xffffffffu, lt, 2);
-        const float inv = lt > 0.f ? 1.f / lt : 0.f;
-        const int t = t0 + r0 + 8 * hr;
-        if (t >= p.T) continue;
-        zbk_half *dst = p.out + ((size_t)b * p.T + t) * p.nh * p.hd + (size_t)h * p.hd;
-#pragma unroll
-        for (int n = 0; n < kDsNT; n++) {
-            const int col = col0 + 8 * n + 2 * (lane & 3);
-            if (col < p.hd)
-                *reinterpret_cast<uint32_t *>(dst + col) =
-                    zbk_pack_half2(o[4 * n + 2 * hr] * inv, o[4 * n + 2 * hr + 1] * inv);
-        }
-    }
+    store_rows<kDsNT>(p, b, h, t0, col0, o, l, r0, lane); /* this block's columns */
     cluster_sync(); /* no block leaves while its partner may still address it */
 }
 
-/* The query map: q [batch][T][nh][hd] 16-bit seen as {hd, nh, T, batch},
- * boxes of {64 columns, 1 head, 128 rows, 1} in the 128-byte swizzle, so
- * that rows past T and columns past hd arrive as zeros. */
+/* The query map: q [batch][T][nh][hd] seen as {hd, nh, T, batch} in boxes
+ * of 128 rows, so that rows past T and columns past hd arrive as zeros. */
 cudaError_t query_map(CUtensorMap *tq, const zbk_attention_args *a)
 {
-    void *fn = nullptr;
-    cudaDriverEntryPointQueryResult found;
-    cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
-    if (e != cudaSuccess) return e;
-    if (found != cudaDriverEntryPointSuccess || !fn) return cudaErrorNotSupported;
-    const auto encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
     const cuuint64_t row = (cuuint64_t)a->hd * 2;
     const cuuint64_t dims[4] = {(cuuint64_t)a->hd, (cuuint64_t)a->nh, (cuuint64_t)a->T, (cuuint64_t)a->batch};
     const cuuint64_t strides[3] = {row, row * (cuuint64_t)a->nh, row * (cuuint64_t)a->nh * (cuuint64_t)a->T};
-    const cuuint32_t box[4] = {64, 1, (cuuint32_t)kDsBM, 1}, step[4] = {1, 1, 1, 1};
-    const CUresult r = encode(tq, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<zbk_half *>(a->q), dims, strides, box,
-                              step, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                              CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+    return map_rows_16bit(tq, a->q, dims, strides, kDsBM);
 }
 
 } // namespace
