@@ -206,21 +206,6 @@ __device__ __forceinline__ void softmax128(const PrefillParams &p, const BlockGe
     softmax_tile(s, m, l, alpha, p.sl2);
 }
 
-__device__ __forceinline__ void rescale128(float (&o)[64], const float (&alpha)[2])
-{
-#pragma unroll
-    for (int i = 0; i < 64; i++) o[i] *= alpha[(i >> 1) & 1];
-}
-
-/* P as the A operand: keys 16 kk.. are S's n8 tiles 2 kk and 2 kk + 1. */
-__device__ __forceinline__ void pack_p128(const float (&s)[64], uint32_t (&pa)[8][4])
-{
-#pragma unroll
-    for (int kk = 0; kk < 8; kk++)
-#pragma unroll
-        for (int q = 0; q < 4; q++) pa[kk][q] = zbk_pack_half2(s[8 * kk + 2 * q], s[8 * kk + 2 * q + 1]);
-}
-
 /* o / l into the output rows r0 and r0 + 8 of the block (the quad that
  * shares a row adds its partial sums first). */
 __device__ __forceinline__ void store128(const PrefillParams &p, const BlockGeom &g, const float (&o)[64],
@@ -271,9 +256,9 @@ __global__ void __launch_bounds__(kThreads, 1) attn_wgmma128_kernel(const Prefil
         wgmma_wait_all();
         reg_fence(s);
         softmax128(p, g, s, m, l, alpha, j0, r0, lane);
-        rescale128(o, alpha);
+        rescale_rows(o, alpha);
         uint32_t pa[8][4];
-        pack_p128(s, pa);
+        pack_p(s, pa);
         issue_pv128(o, pa, sV);
         wgmma_wait_all();
         reg_fence(o);
@@ -303,7 +288,7 @@ __device__ __forceinline__ void pipe128_tiles(const PrefillParams &p, const Bloc
     wgmma_wait_all();
     reg_fence(s);
     softmax128(p, g, s, m, l, alpha, g.jstart, r0, lane); /* O is zero: alpha unused */
-    pack_p128(s, pa);
+    pack_p(s, pa);
 
     for (int it = 0; it + 1 < g.ntiles; it++) {
         wait_next(it);
@@ -316,8 +301,8 @@ __device__ __forceinline__ void pipe128_tiles(const PrefillParams &p, const Bloc
         wgmma_wait_all();
         reg_fence(o);
         reg_fence(pa);
-        rescale128(o, alpha);
-        pack_p128(s, pa);
+        rescale_rows(o, alpha);
+        pack_p(s, pa);
     }
     issue_pv128(o, pa, stage(g.ntiles - 1) + k128Tile);
     wgmma_wait_all();

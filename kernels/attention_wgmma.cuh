@@ -339,6 +339,24 @@ __device__ __forceinline__ void softmax_tile(float (&s)[NS], float (&m)[2], floa
     }
 }
 
+/* O (accumulator layout: o[4 n + 2 hr + e] in row r0 + 8 hr) times its
+ * row's rescale factor alpha[hr]. */
+template <int N> __device__ __forceinline__ void rescale_rows(float (&o)[N], const float (&alpha)[2])
+{
+#pragma unroll
+    for (int i = 0; i < N; i++) o[i] *= alpha[(i >> 1) & 1];
+}
+
+/* P as the A operand of P V from registers: keys 16 kk.. are S's n8 tiles
+ * 2 kk and 2 kk + 1. */
+template <int KK> __device__ __forceinline__ void pack_p(const float (&s)[8 * KK], uint32_t (&pa)[KK][4])
+{
+#pragma unroll
+    for (int kk = 0; kk < KK; kk++)
+#pragma unroll
+        for (int q = 0; q < 4; q++) pa[kk][q] = zbk_pack_half2(s[8 * kk + 2 * q], s[8 * kk + 2 * q + 1]);
+}
+
 /* o / l into the output rows t0 + r0 and t0 + r0 + 8 of (sequence b, head
  * h), NT n8 tiles of columns from col0 (those past the head dim not
  * stored); the quad that shares a row adds its partial sums first. */

@@ -217,13 +217,9 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(kThreads, 1)
         if (j0 + kBN - 1 > P0 + 64 * wg) mask_scores(s, j0, P0, r0, lane, 0);
         float alpha[2];
         softmax_tile(s, m, l, alpha, p.sl2);
-#pragma unroll
-        for (int i = 0; i < 4 * kDsNT; i++) o[i] *= alpha[(i >> 1) & 1];
+        rescale_rows(o, alpha);
         uint32_t pa[4][4];
-#pragma unroll
-        for (int kk = 0; kk < 4; kk++)
-#pragma unroll
-            for (int q = 0; q < 4; q++) pa[kk][q] = zbk_pack_half2(s[8 * kk + 2 * q], s[8 * kk + 2 * q + 1]);
+        pack_p(s, pa);
 
         mbar_wait(barV, par);
         wgmma_fence();
