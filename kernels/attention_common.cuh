@@ -49,12 +49,7 @@ template <int N> __device__ __forceinline__ void cp_async_wait()
 
 /* volatile: the same shared address holds a different tile on every loop
  * iteration, so these must not be merged or hoisted by the compiler. */
-__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr) { zbk_ldsm_x4(r, addr); }
 __device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], uint32_t addr)
 {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -71,10 +66,7 @@ __device__ __forceinline__ void ldsm_x2_trans(uint32_t &r0, uint32_t &r1, uint32
 /* c += a * b, one m16n8k16 tile of zbk_half operands. */
 __device__ __forceinline__ void mma_half(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
 {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32." ZBK_MMA_HALF ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    zbk_mma_16816(c, a, b0, b1);
 }
 
 /* 2^x with the hardware approximation (2 ulp); exp2(-inf) = 0. The softmax

@@ -38,6 +38,18 @@
  * The state is read from ssm_state before the first token and written back
  * after the last: the block is its only user.
  *
+ * dt made in the scan (FDT, dt == NULL): the ring carries the head's 16-bit
+ * dt_raw rows instead of the f32 dt columns, and prep becomes a small
+ * product on the tensor cores: warp w multiplies the tile's kL x dt_rank
+ * dt_raw by its 8 channels' dt_proj rows (held in registers as mma B
+ * fragments for the whole kernel), kL / 16 x dt_rank / 16 mma.sync, and
+ * takes delta and delta*u from the accumulators. It is meant to replace
+ * the prefill's dt_proj GEMM, whose f32 output (T x d_inner x 4 bytes,
+ * written, then read back here) is most of that GEMM's cost; the
+ * arithmetic is the GEMM's (16-bit operands, fp32 sums), only the order of
+ * the sums differs. (The engine does not call it yet: see docs/PERF.md,
+ * "dt made in the scan".)
+ *
  * Generic path (any d_state <= 256, any head_dim, unaligned views): one
  * warp per (sequence, channel), states across lanes, plain loads. Correct
  * for the odd shapes; not tuned.
@@ -51,6 +63,11 @@ namespace {
 
 constexpr int kL = 32;     /* tokens per tile */
 constexpr int kStages = 3; /* tiles in flight: loads run 2 tiles ahead */
+constexpr int kMaxRank = 256; /* the largest dt_rank whose dt the scan makes (FDT) */
+/* 16-bit row stride of a dt_raw tile: 132 words, so the 8 rows an
+ * ldmatrix phase reads start 4 banks apart and cover all 32 banks */
+constexpr int kDtrStride = kMaxRank + 8;
+static_assert(kL == 32, "FDT's prep covers a tile with two 16-token mma tiles");
 
 struct ScanP {
     const zbk_half *u, *xz;
@@ -62,16 +79,24 @@ struct ScanP {
     int bc16; /* B and C rows may be copied 16 bytes at a time */
 };
 
+/* FDT's inputs, a parameter of their own: adding them to ScanP changed how
+ * the compiler holds ScanP (103 -> 128 registers in the kernel without
+ * FDT, whose machine code should not move) */
+struct FdtP {
+    const zbk_half *dtr, *dt_proj;
+    int64_t dtr_ld, dtr_sh;
+};
+
 /* Shared-memory layout of the fast path (byte offsets, all 16-aligned).
  * Row strides are padded where a phase reads one row per lane: 16-bit rows
  * of CB + 8 (16 bytes more) and partial-y rows of 32 W + 4 floats put
  * consecutive rows 4 banks apart, so 8 rows cover all 32 banks. */
-template <int SPL, int W> struct Lay {
+template <int SPL, int W, bool FDT> struct Lay {
     static constexpr int N = 4 * SPL, CB = 8 * W;
     static constexpr int UR = CB + 8;                       /* 16-bit row stride */
     static constexpr int YS = 32 * W + 4;                   /* partial-y row stride */
-    static constexpr int dt_off = 0;                        /* f32  [kL][CB]  */
-    static constexpr int bc_off = dt_off + kL * CB * 4;     /* f32  [kL][2N]  */
+    static constexpr int dt_off = 0;                        /* f32 [kL][CB], or FDT: 16-bit [kL][kDtrStride] */
+    static constexpr int bc_off = dt_off + (FDT ? kL * kDtrStride * 2 : kL * CB * 4); /* f32  [kL][2N]  */
     static constexpr int u_off = bc_off + kL * 2 * N * 4;   /* 16-bit [kL][UR]  */
     static constexpr int z_off = u_off + kL * UR * 2;       /* 16-bit [kL][UR]  */
     static constexpr int stage = z_off + kL * UR * 2;
@@ -100,10 +125,10 @@ template <int SPL> __device__ __forceinline__ void load_bc(const float *p, float
     }
 }
 
-template <int SPL, int W, bool SILU>
-__global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p)
+template <int SPL, int W, bool SILU, bool FDT>
+__global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p, const FdtP f)
 {
-    using S = Lay<SPL, W>;
+    using S = Lay<SPL, W, FDT>;
     constexpr int N = S::N, CB = S::CB, UR = S::UR, YS = S::YS, NT = 32 * W;
     extern __shared__ __align__(16) unsigned char smem[];
 
@@ -132,11 +157,25 @@ __global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p)
                 mamba_cp_async16(sb + S::z_off + (r * UR + 8 * q) * 2, p.xz + row * 2 * Di + Di + c0 + 8 * q);
             }
         }
+        if constexpr (FDT) {
+            /* a row of dt_raw per warp in turn, a 16-byte piece per lane;
+             * a piece reaching past dt_rank is zero-filled there (the
+             * columns after dt_rank may hold anything, NaN included) */
 #pragma unroll
-        for (int m = 0; m < (kL * DCH + NT - 1) / NT; m++) {
-            const int i = tid + m * NT, r = i / DCH, q = i % DCH;
-            if (i < kL * DCH && tb + r < T)
-                mamba_cp_async16(sb + S::dt_off + (r * CB + 4 * q) * 4, p.dt + (row0 + tb + r) * Di + c0 + 4 * q);
+            for (int r = warp; r < kL; r += W) {
+                const int left = p.R - 8 * lane;
+                if (left > 0 && tb + r < T)
+                    mamba_cp_async16_n(sb + S::dt_off + (r * kDtrStride + 8 * lane) * 2,
+                                       f.dtr + (row0 + tb + r) * f.dtr_ld + h * f.dtr_sh + 8 * lane,
+                                       left >= 8 ? 16 : 2 * left);
+            }
+        } else {
+#pragma unroll
+            for (int m = 0; m < (kL * DCH + NT - 1) / NT; m++) {
+                const int i = tid + m * NT, r = i / DCH, q = i % DCH;
+                if (i < kL * DCH && tb + r < T)
+                    mamba_cp_async16(sb + S::dt_off + (r * CB + 4 * q) * 4, p.dt + (row0 + tb + r) * Di + c0 + 4 * q);
+            }
         }
         float *bc = reinterpret_cast<float *>(sb + S::bc_off);
         if (p.bc16) {
@@ -177,6 +216,32 @@ __global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p)
     /* prep thread: always the same channel pc (NT is a multiple of CB) */
     const int pc = tid % CB;
     const float pbias = p.dt_bias[c0 + pc];
+    /* FDT's prep: lane (mg, mc) of the mma fragments; its channels are
+     * fch, fch + 1 of the block, tokens mg (+8, +16, +24) of the tile */
+    const int mg = lane >> 2, mc = lane & 3, fch = 8 * warp + 2 * mc;
+    const int nks = (p.R + 15) >> 4; /* 16-wide k steps of dt_rank */
+    uint32_t bw[kMaxRank / 16][2];   /* dt_proj rows of the warp's channels, as B fragments */
+    float fb0 = 0.0f, fb1 = 0.0f;
+    if constexpr (FDT) {
+        const zbk_half *wr = f.dt_proj + (int64_t)(c0 + 8 * warp + mg) * p.R;
+#pragma unroll
+        for (int ks = 0; ks < kMaxRank / 16; ks++)
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                const int k = ks * 16 + 8 * hh + 2 * mc;
+                const uint32_t lo = k < p.R ? wr[k] : 0u, hi = k + 1 < p.R ? wr[k + 1] : 0u;
+                bw[ks][hh] = ks < nks ? lo | hi << 16 : 0u;
+            }
+        fb0 = p.dt_bias[c0 + fch];
+        fb1 = p.dt_bias[c0 + fch + 1];
+        /* the k columns from the last 16-byte piece to the next multiple of
+         * 16 are read by the mma but never copied: zero them once */
+        const int rc = (p.R + 7) >> 3;
+        if (rc & 1)
+            for (int i = tid; i < kStages * kL; i += NT)
+                *reinterpret_cast<uint4 *>(smem + (i / kL) * S::stage + S::dt_off +
+                                           ((i % kL) * kDtrStride + 8 * rc) * 2) = make_uint4(0, 0, 0, 0);
+    }
     /* output thread: token row orow of a tile, channels 8 oq .. 8 oq + 7
      * (kL * W items, one per thread) */
     const int orow = tid / W, oq = tid % W;
@@ -207,15 +272,46 @@ __global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p)
         const int nv = min(kL, T - k * kL);
 
         /* 2. prep: delta and delta*u once per (token, channel) */
+        if constexpr (FDT) {
+            /* dt = dt_raw dt_proj^T for the tile's 32 tokens and the warp's
+             * 8 channels: two m16n8 accumulators */
+            float acc[2][4] = {};
+            const uint32_t abase = (uint32_t)__cvta_generic_to_shared(sb + S::dt_off) +
+                                   ((lane & 15) * kDtrStride + (lane >> 4) * 8) * 2;
 #pragma unroll
-        for (int m = 0; m < kL * CB / NT; m++) {
-            const int i = tid + m * NT, r = i / CB;
-            float2 d = make_float2(0.f, 0.f);
-            if (r < nv) {
-                const float delta = mamba_softplus(dts[i] + pbias);
-                d = make_float2(delta, delta * zbk_h2f(us[r * UR + pc]));
+            for (int ks = 0; ks < kMaxRank / 16; ks++)
+                if (ks < nks)
+#pragma unroll
+                    for (int mt = 0; mt < 2; mt++) {
+                        uint32_t a[4];
+                        zbk_ldsm_x4(a, abase + (mt * 16 * kDtrStride + ks * 16) * 2);
+                        zbk_mma_16816(acc[mt], a, bw[ks][0], bw[ks][1]);
+                    }
+#pragma unroll
+            for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+                for (int hh = 0; hh < 2; hh++) {
+                    const int r = mt * 16 + mg + 8 * hh;
+                    float4 d = make_float4(0.f, 0.f, 0.f, 0.f);
+                    if (r < nv) {
+                        const uint32_t uw = *reinterpret_cast<const uint32_t *>(us + r * UR + fch);
+                        const float d0 = mamba_softplus(acc[mt][2 * hh] + fb0);
+                        const float d1 = mamba_softplus(acc[mt][2 * hh + 1] + fb1);
+                        d = make_float4(d0, d0 * zbk_half_lo(uw), d1, d1 * zbk_half_hi(uw));
+                    }
+                    *reinterpret_cast<float4 *>(dd + r * CB + fch) = d;
+                }
+        } else {
+#pragma unroll
+            for (int m = 0; m < kL * CB / NT; m++) {
+                const int i = tid + m * NT, r = i / CB;
+                float2 d = make_float2(0.f, 0.f);
+                if (r < nv) {
+                    const float delta = mamba_softplus(dts[i] + pbias);
+                    d = make_float2(delta, delta * zbk_h2f(us[r * UR + pc]));
+                }
+                dd[i] = d;
             }
-            dd[i] = d;
         }
         __syncthreads();
 
@@ -326,54 +422,77 @@ __global__ void __launch_bounds__(128) scan_generic_kernel(const ScanP p)
     }
 }
 
-template <int SPL, int W, bool SILU> cudaError_t launch_fast_a(const ScanP &p, cudaStream_t stream)
+template <int SPL, int W, bool SILU, bool FDT>
+cudaError_t launch_fast_a(const ScanP &p, const FdtP &f, cudaStream_t stream)
 {
-    using S = Lay<SPL, W>;
-    cudaError_t e = cudaFuncSetAttribute(scan_fast_kernel<SPL, W, SILU>,
+    using S = Lay<SPL, W, FDT>;
+    cudaError_t e = cudaFuncSetAttribute(scan_fast_kernel<SPL, W, SILU, FDT>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, S::bytes);
     if (e != cudaSuccess) return e;
     dim3 grid(p.Di / S::CB, p.batch);
-    scan_fast_kernel<SPL, W, SILU><<<grid, 32 * W, S::bytes, stream>>>(p);
+    scan_fast_kernel<SPL, W, SILU, FDT><<<grid, 32 * W, S::bytes, stream>>>(p, f);
     return cudaGetLastError();
 }
 
-template <int SPL, int W> cudaError_t launch_fast(const ScanP &p, cudaStream_t stream)
+template <int SPL, int W, bool FDT> cudaError_t launch_fast(const ScanP &p, const FdtP &f, cudaStream_t stream)
 {
-    return p.act == ZB_ACT_SILU ? launch_fast_a<SPL, W, true>(p, stream) : launch_fast_a<SPL, W, false>(p, stream);
+    return p.act == ZB_ACT_SILU ? launch_fast_a<SPL, W, true, FDT>(p, f, stream)
+                                : launch_fast_a<SPL, W, false, FDT>(p, f, stream);
 }
 
-template <int SPL> cudaError_t launch_fast_w(const ScanP &p, cudaStream_t stream)
+template <int SPL, bool FDT> cudaError_t launch_fast_w(const ScanP &p, const FdtP &f, cudaStream_t stream)
 {
     const int groups = p.Dh / 8; /* 8-channel warps per head */
-    if (groups % 4 == 0) return launch_fast<SPL, 4>(p, stream);
-    if (groups % 2 == 0) return launch_fast<SPL, 2>(p, stream);
-    return launch_fast<SPL, 1>(p, stream);
+    if (groups % 4 == 0) return launch_fast<SPL, 4, FDT>(p, f, stream);
+    if (groups % 2 == 0) return launch_fast<SPL, 2, FDT>(p, f, stream);
+    return launch_fast<SPL, 1, FDT>(p, f, stream);
+}
+
+/* The fast path's shapes; FDT also keeps to d_state <= 16, where two blocks
+ * of its larger ring still fit an SM's shared memory. */
+bool fast_shape(int N, int Dh) { return (N == 8 || N == 16 || N == 32) && Dh % 8 == 0; }
+bool fdt_shape(int Di, int nh, int N, int R)
+{
+    return nh >= 1 && Di % nh == 0 && fast_shape(N, Di / nh) && N <= 16 && R >= 1 && R <= kMaxRank;
 }
 
 inline bool al16(const void *q) { return ((uintptr_t)q & 15) == 0; }
 
 } // namespace
 
+extern "C" int zbk_selective_scan_fuses_dt(int d_inner, int nh, int d_state, int dt_rank)
+{
+    return fdt_shape(d_inner, nh, d_state, dt_rank);
+}
+
 extern "C" cudaError_t zbk_selective_scan(const zbk_scan_args *a, cudaStream_t stream)
 {
     if (!a || a->batch < 1 || a->T < 1 || a->nh < 1 || a->d_inner < 1 || a->d_inner % a->nh != 0 ||
         a->d_state < 1 || a->d_state > 256 || a->dt_rank < 0 || a->batch > 65535)
         return cudaErrorInvalidValue;
-    if (!a->u || !a->xz || !a->dt || !a->params || !a->dt_bias || !a->A_log || !a->D || !a->ssm_state || !a->y)
+    if (!a->u || !a->xz || !a->params || !a->dt_bias || !a->A_log || !a->D || !a->ssm_state || !a->y)
         return cudaErrorInvalidValue;
     ScanP p;
     p.u = a->u, p.xz = a->xz, p.dt = a->dt, p.params = a->params, p.dt_bias = a->dt_bias, p.A_log = a->A_log;
     p.D = a->D, p.state = a->ssm_state, p.y = a->y;
+    FdtP f;
+    f.dtr = a->dtr, f.dt_proj = a->dt_proj, f.dtr_ld = a->dtr_ld, f.dtr_sh = a->dtr_sh;
     p.batch = a->batch, p.T = a->T, p.Di = a->d_inner, p.N = a->d_state, p.nh = a->nh, p.R = a->dt_rank;
     p.P = a->dt_rank + 2 * a->d_state, p.Dh = a->d_inner / a->nh, p.act = a->act;
     p.bc16 = al16(a->params) && p.P % 4 == 0 && p.R % 4 == 0;
 
-    const bool fast = (p.N == 8 || p.N == 16 || p.N == 32) && p.Dh % 8 == 0 && al16(p.u) && al16(p.xz) &&
-                      al16(p.dt) && al16(p.y);
-    if (fast) {
-        if (p.N == 16) return launch_fast_w<4>(p, stream);
-        if (p.N == 8) return launch_fast_w<2>(p, stream);
-        return launch_fast_w<8>(p, stream);
+    const bool aligned = al16(p.u) && al16(p.xz) && al16(p.y);
+    if (!a->dt) { /* dt made here: only on the fast path */
+        if (!f.dtr || !f.dt_proj || !fdt_shape(p.Di, p.nh, p.N, p.R) || !aligned || !al16(f.dtr) ||
+            f.dtr_ld % 8 != 0 || f.dtr_sh % 8 != 0 || f.dtr_sh < p.R)
+            return cudaErrorInvalidValue;
+        if (p.N == 16) return launch_fast_w<4, true>(p, f, stream);
+        return launch_fast_w<2, true>(p, f, stream);
+    }
+    if (fast_shape(p.N, p.Dh) && aligned && al16(p.dt)) {
+        if (p.N == 16) return launch_fast_w<4, false>(p, f, stream);
+        if (p.N == 8) return launch_fast_w<2, false>(p, f, stream);
+        return launch_fast_w<8, false>(p, f, stream);
     }
     const int64_t warps = (int64_t)p.batch * p.Di;
     const unsigned blocks = (unsigned)((warps + 3) / 4);

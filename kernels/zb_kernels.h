@@ -202,10 +202,19 @@ cudaError_t zbk_conv1d_prefill(const zbk_half *xz, int batch, int T, int d_inner
  * dt [batch][T][d_inner] f32 (dt_proj output without bias); params
  * [batch][T][nh][dt_rank + 2 d_state] f32 holds (dt_raw, B, C) per head;
  * z is the second half of xz; ssm_state [batch][d_inner][d_state] f32 is
- * read and left holding the final state; y [batch][T][d_inner] 16-bit. */
+ * read and left holding the final state; y [batch][T][d_inner] 16-bit.
+ *
+ * dt may instead be NULL where zbk_selective_scan_fuses_dt() says so: the
+ * scan then makes it itself, on the tensor cores, from dtr (dt_raw in
+ * 16 bits: head h of row r at dtr + r * dtr_ld + h * dtr_sh, both multiples
+ * of 8 elements, 16-byte aligned; columns past dt_rank are never read) and
+ * dt_proj [d_inner][dt_rank] 16-bit, 16-bit inputs with fp32 sums as the
+ * dt_proj GEMM would, and no f32 dt array is written or read. */
 typedef struct zbk_scan_args {
     const zbk_half *u, *xz;
     const float *dt, *params, *dt_bias, *A_log, *D;
+    const zbk_half *dtr, *dt_proj;
+    int64_t dtr_ld, dtr_sh;
     float *ssm_state;
     zbk_half *y;
     int batch, T, d_inner, d_state, nh, dt_rank;
@@ -213,6 +222,10 @@ typedef struct zbk_scan_args {
 } zbk_scan_args;
 
 cudaError_t zbk_selective_scan(const zbk_scan_args *a, cudaStream_t stream);
+
+/* Whether zbk_selective_scan can make dt itself for this shape (d_state 8,
+ * 16 or 32, head_dim a multiple of 8, 1 <= dt_rank <= 256). */
+int zbk_selective_scan_fuses_dt(int d_inner, int nh, int d_state, int dt_rank);
 
 /* One decode step of the mixer after in_proj, for every sequence: conv
  * step on the rolling state, act, x_proj, dt_proj + softplus, state update,

@@ -123,6 +123,29 @@ __device__ __forceinline__ uint32_t zbk_pack_half2(float lo, float hi)
     return *reinterpret_cast<uint32_t *>(&v);
 }
 
+/* Tensor-core pieces (mma.sync m16n8k16, 16-bit in, f32 accumulate). With
+ * g = lane / 4 and c = lane % 4 a thread holds A rows g and g + 8, columns
+ * 2c, 2c+1 (+8); B column g, rows 2c, 2c+1 (+8); C rows g, g + 8, columns
+ * 2c, 2c+1. ldmatrix (x4) delivers an A tile from row-major shared memory:
+ * lanes 0-15 name rows 0-15 at column 0, lanes 16-31 the same rows at
+ * column 8. volatile: the same shared address holds a different tile on
+ * each use, so loads must not be merged or hoisted. */
+__device__ __forceinline__ void zbk_ldsm_x4(uint32_t (&r)[4], uint32_t addr)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
+/* c += a * b, one m16n8k16 tile of zbk_half operands. */
+__device__ __forceinline__ void zbk_mma_16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
+{
+    asm("mma.sync.aligned.m16n8k16.row.col.f32." ZBK_MMA_HALF ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
 /* Same formulas as zb_ref_act (reference/ref_ops.c), with the accurate
  * library functions (expf, erff, tanhf), not the fast intrinsics: the
  * kernels using them are memory-bound, so accuracy costs nothing. */

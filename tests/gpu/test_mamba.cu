@@ -10,8 +10,10 @@
  * out_proj set to permutations, so its input is our xz and its output our
  * y); it keeps u in fp32, hence its looser bound.
  *
- * Checks: conv alone; scan alone (random dt, B, C); prefill split in two
- * calls == one call; prefill (conv + host projections + scan) == T decode
+ * Checks: conv alone; scan alone (random dt, B, C), and where the shape
+ * allows it the scan making dt itself from 16-bit dt_raw (NaN past
+ * dt_rank, which it must not read); prefill split in two calls == one
+ * call; prefill (conv + host projections + scan, both ways) == T decode
  * steps == the mirror, on y and on the final conv and SSM states.
  * Tolerances: relative L2 1e-2 on bf16 outputs, 1e-3 on fp32 states.
  *
@@ -205,6 +207,57 @@ void dev_scan(const MShape &s, int T, const uint16_t *u, const uint16_t *xz, con
     CUDA_CHECK(zbk_selective_scan(&a, 0));
 }
 
+/* dt_raw in 16 bits as the scan takes it when it makes dt itself: row r,
+ * head h at r * ld + h * sh; sh is dt_rank rounded up to 8 and ld leaves
+ * 8 more columns, and everything past dt_rank is NaN, which the scan must
+ * never read (it would poison every dt of the row). */
+struct Dtr {
+    int sh, ld;
+    std::vector<float> v; /* the 16-bit values, NaN in the gaps */
+};
+
+Dtr make_dtr(const MShape &s, size_t nrow, const std::vector<float> &params)
+{
+    Dtr d;
+    d.sh = (s.R + 7) / 8 * 8;
+    d.ld = s.nh * d.sh + 8;
+    d.v.assign(nrow * d.ld, NAN);
+    for (size_t row = 0; row < nrow; row++)
+        for (int h = 0; h < s.nh; h++)
+            for (int r = 0; r < s.R; r++)
+                d.v[row * d.ld + (size_t)h * d.sh + r] = zbk_h2f(zbk_f2h(params[(row * s.nh + h) * s.P() + r]));
+    return d;
+}
+
+/* dt [nrow][Di] = dt_raw dt_proj^T per head in double from the 16-bit
+ * values the scan sees. */
+std::vector<float> host_dt(const MShape &s, size_t nrow, const Dtr &d, const HostW &w)
+{
+    std::vector<float> dt(nrow * s.Di);
+    for (size_t row = 0; row < nrow; row++)
+        for (int c = 0; c < s.Di; c++) {
+            const float *x = &d.v[row * d.ld + (size_t)(c / s.Dh()) * d.sh];
+            double acc = 0.0;
+            for (int r = 0; r < s.R; r++) acc += (double)w.dt_proj[(size_t)c * s.R + r] * x[r];
+            dt[row * s.Di + c] = (float)acc;
+        }
+    return dt;
+}
+
+/* The scan making dt itself (dt = NULL). */
+void dev_scan_fdt(const MShape &s, int T, const uint16_t *u, const uint16_t *xz, const uint16_t *dtr, const Dtr &d,
+                  const float *params, const DevW &w, float *state, uint16_t *y)
+{
+    zbk_scan_args a = {};
+    a.u = u, a.xz = xz, a.dt = nullptr, a.params = params, a.dt_bias = w.dt_bias.p, a.A_log = w.A_log.p, a.D = w.D.p;
+    a.dtr = dtr, a.dtr_ld = d.ld, a.dtr_sh = d.sh, a.dt_proj = w.dt_proj.p;
+    a.ssm_state = state, a.y = y;
+    a.batch = s.batch, a.T = T, a.d_inner = s.Di, a.d_state = s.N, a.nh = s.nh, a.dt_rank = s.R, a.act = s.act;
+    CUDA_CHECK(zbk_selective_scan(&a, 0));
+}
+
+bool fuses_dt(const MShape &s) { return zbk_selective_scan_fuses_dt(s.Di, s.nh, s.N, s.R) != 0; }
+
 void dev_step(const MShape &s, const uint16_t *xz, const DevW &w, uint16_t *cstate, float *sstate, uint16_t *y,
               void *scratch)
 {
@@ -302,7 +355,58 @@ void test_conv(const MShape &s, int T, int T1, uint64_t seed)
     }
 }
 
-/* Scan alone on random inputs; then split in two calls. */
+/* dt = NULL where the scan cannot make dt, or with a dt_raw layout it
+ * cannot copy, is refused before any launch. */
+void test_scan_fdt_refusals(const MShape &ok, const MShape &generic)
+{
+    DevBuf<uint16_t> buf(1 << 16);
+    DevBuf<float> fbuf(1 << 16);
+    auto try_scan = [&](const MShape &s, int sh, int ld, bool with_dtr) {
+        zbk_scan_args a = {};
+        a.u = buf.p, a.xz = buf.p, a.params = fbuf.p, a.dt_bias = fbuf.p, a.A_log = fbuf.p, a.D = fbuf.p;
+        a.dtr = with_dtr ? buf.p : nullptr, a.dtr_ld = ld, a.dtr_sh = sh, a.dt_proj = buf.p;
+        a.ssm_state = fbuf.p, a.y = buf.p;
+        a.batch = 1, a.T = 4, a.d_inner = s.Di, a.d_state = s.N, a.nh = s.nh, a.dt_rank = s.R, a.act = s.act;
+        return zbk_selective_scan(&a, 0);
+    };
+    const int sh = (ok.R + 7) / 8 * 8;
+    expect_true("scan (dt made) refusals: a shape it cannot make dt for", generic,
+                4, !fuses_dt(generic) && try_scan(generic, 8, 16, true) == cudaErrorInvalidValue);
+    expect_true("scan (dt made) refusals: no dt_raw", ok, 4, try_scan(ok, sh, ok.nh * sh, false) == cudaErrorInvalidValue);
+    expect_true("scan (dt made) refusals: head stride not a multiple of 8", ok, 4,
+                try_scan(ok, sh + 1, ok.nh * (sh + 1), true) == cudaErrorInvalidValue);
+    expect_true("scan (dt made) refusals: head stride below dt_rank", ok, 4,
+                try_scan(ok, 0, ok.nh * sh, true) == cudaErrorInvalidValue);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+/* One scan check, whichever way dt reaches the kernel: scan(t0, n, state)
+ * runs it on tokens t0 .. t0+n-1 of every sequence and returns y. The
+ * whole call against the host's y_ref and st_ref; then the first T1
+ * tokens and the rest in two calls, which must give the same bits.
+ * names: y, state, split y1, split y2, split state. */
+template <typename Scan>
+void check_scan(const char *const (&names)[5], const MShape &s, int T, int T1, Scan scan,
+                const std::vector<float> &st0, const std::vector<float> &y_ref, const std::vector<float> &st_ref)
+{
+    DevBuf<float> dst(st0);
+    const std::vector<float> y_dev = scan(0, T, dst), st_dev = dst.download();
+    expect(names[0], s, T, rel(y_dev, y_ref), 1e-2);
+    expect(names[1], s, T, rel(st_dev, st_ref), 1e-3);
+    if (T1 > 0 && T1 < T) {
+        const int T2 = T - T1;
+        DevBuf<float> st2(st0);
+        const std::vector<float> ya = scan(0, T1, st2), yb = scan(T1, T2, st2);
+        expect(names[2], s, T, rel(ya, rows_of(y_dev, s.batch, T, s.Di, 0, T1)), 1e-6);
+        expect(names[3], s, T, rel(yb, rows_of(y_dev, s.batch, T, s.Di, T1, T2)), 1e-6);
+        expect(names[4], s, T, rel(st2.download(), st_dev), 1e-6);
+    }
+}
+
+/* Scan alone on random inputs, in one call and in two; and, where the
+ * shape allows it, the scan making dt itself from 16-bit dt_raw (params'
+ * dt_raw columns, NaN past dt_rank) against the host scan on dt from the
+ * same 16-bit values. */
 void test_scan(const MShape &s, int T, int T1, uint64_t seed)
 {
     Rng r(seed);
@@ -314,37 +418,43 @@ void test_scan(const MShape &s, int T, int T1, uint64_t seed)
     for (size_t i = 0; i < dt.size(); i += 97) dt[i] = 25.0f; /* softplus's linear branch */
     const std::vector<float> params = rnd(r, nrow * s.nh * s.P(), -1.0f, 1.0f);
     const std::vector<float> st0 = rnd(r, (size_t)s.batch * s.Di * s.N, -1.0f, 1.0f);
-
     DevW dw(w);
-    DevBuf<uint16_t> du(to_half(u)), dxz(to_half(xz)), dy(nrow * s.Di);
-    DevBuf<float> ddt(dt), dpar(params), dst(st0);
-    dy.poison();
-    dev_scan(s, T, du.p, dxz.p, ddt.p, dpar.p, dw, dst.p, dy.p);
-    const std::vector<float> y_dev = from_half(dy.download()), st_dev = dst.download();
+
+    /* the inputs of tokens t0 .. t0+n-1 on the device; launch(pu, pxz,
+     * ppar, py) runs the kernel on them */
+    auto on_rows = [&](int t0, int n, auto launch) {
+        DevBuf<uint16_t> pu(to_half(rows_of(u, s.batch, T, s.Di, t0, n)));
+        DevBuf<uint16_t> pxz(to_half(rows_of(xz, s.batch, T, 2 * s.Di, t0, n)));
+        DevBuf<float> ppar(rows_of(params, s.batch, T, (size_t)s.nh * s.P(), t0, n));
+        DevBuf<uint16_t> py((size_t)s.batch * n * s.Di);
+        py.poison();
+        launch(pu.p, pxz.p, ppar.p, py.p);
+        return from_half(py.download());
+    };
 
     std::vector<float> st = st0, y_ref;
     host_scan(s, T, u, dt, params, xz, w, st, y_ref);
-    expect("scan y", s, T, rel(y_dev, y_ref), 1e-2);
-    expect("scan state", s, T, rel(st_dev, st), 1e-3);
+    static const char *const plain[5] = {"scan y", "scan state", "scan split y1", "scan split y2",
+                                         "scan split state"};
+    check_scan(plain, s, T, T1, [&](int t0, int n, DevBuf<float> &state) {
+        DevBuf<float> pdt(rows_of(dt, s.batch, T, s.Di, t0, n));
+        return on_rows(t0, n, [&](const uint16_t *pu, const uint16_t *pxz, const float *ppar, uint16_t *py) {
+            dev_scan(s, n, pu, pxz, pdt.p, ppar, dw, state.p, py);
+        });
+    }, st0, y_ref, st);
 
-    if (T1 > 0 && T1 < T) {
-        const int T2 = T - T1;
-        auto part = [&](int t0, int n, DevBuf<float> &state) {
-            DevBuf<uint16_t> pu(to_half(rows_of(u, s.batch, T, s.Di, t0, n)));
-            DevBuf<uint16_t> pxz(to_half(rows_of(xz, s.batch, T, 2 * s.Di, t0, n)));
-            DevBuf<float> pdt(rows_of(dt, s.batch, T, s.Di, t0, n));
-            DevBuf<float> ppar(rows_of(params, s.batch, T, (size_t)s.nh * s.P(), t0, n));
-            DevBuf<uint16_t> py((size_t)s.batch * n * s.Di);
-            py.poison();
-            dev_scan(s, n, pu.p, pxz.p, pdt.p, ppar.p, dw, state.p, py.p);
-            return from_half(py.download());
-        };
-        DevBuf<float> st2(st0);
-        const std::vector<float> ya = part(0, T1, st2), yb = part(T1, T2, st2);
-        expect("scan split y1", s, T, rel(ya, rows_of(y_dev, s.batch, T, s.Di, 0, T1)), 1e-6);
-        expect("scan split y2", s, T, rel(yb, rows_of(y_dev, s.batch, T, s.Di, T1, T2)), 1e-6);
-        expect("scan split state", s, T, rel(st2.download(), st_dev), 1e-6);
-    }
+    if (!fuses_dt(s)) return;
+    const Dtr d = make_dtr(s, nrow, params);
+    std::vector<float> st_m = st0, y_m;
+    host_scan(s, T, u, host_dt(s, nrow, d, w), params, xz, w, st_m, y_m);
+    static const char *const made[5] = {"scan (dt made) y", "scan (dt made) state", "scan (dt made) split y1",
+                                        "scan (dt made) split y2", "scan (dt made) split state"};
+    check_scan(made, s, T, T1, [&](int t0, int n, DevBuf<float> &state) {
+        DevBuf<uint16_t> pdtr(to_half(rows_of(d.v, s.batch, T, d.ld, t0, n)));
+        return on_rows(t0, n, [&](const uint16_t *pu, const uint16_t *pxz, const float *ppar, uint16_t *py) {
+            dev_scan_fdt(s, n, pu, pxz, pdtr.p, d, ppar, dw, state.p, py);
+        });
+    }, st0, y_m, st_m);
 }
 
 /* The mixer after in_proj three ways: prefill (conv kernel, projections
@@ -378,6 +488,16 @@ void test_mixer(const MShape &s, int T, bool with_ref, uint64_t seed)
     expect("prefill y", s, T, rel(from_half(dy.download()), y_ref), 1e-2);
     expect("prefill ssm state", s, T, rel(dss.download(), ss_ref), 1e-3);
     expect("prefill conv state", s, T, rel(from_half(dcs.download()), cs_ref), 0.0);
+    if (fuses_dt(s)) {
+        /* the engine's prefill: dt_raw rounded to 16 bits, dt made in the scan */
+        const Dtr d = make_dtr(s, nrow, params);
+        DevBuf<uint16_t> ddtr(to_half(d.v)), fy(nrow * Di);
+        DevBuf<float> fss(ss0);
+        fy.poison();
+        dev_scan_fdt(s, T, du.p, dxz.p, ddtr.p, d, dpar.p, dw, fss.p, fy.p);
+        expect("prefill (dt made) y", s, T, rel(from_half(fy.download()), y_ref), 1e-2);
+        expect("prefill (dt made) ssm state", s, T, rel(fss.download(), ss_ref), 1e-3);
+    }
 
     /* T decode steps: xz and y as [T][batch][width] */
     std::vector<float> xz_tb((size_t)T * s.batch * 2 * Di);
@@ -465,6 +585,10 @@ void bench()
     DevBuf<float> dt((size_t)Tmax * Di), par((size_t)Tmax * z.nh * P);
     dev_fill(xz, 1, -2.0f, 2.0f), dev_fill(dt, 2, -2.0f, 1.0f), dev_fill(par, 3, -1.0f, 1.0f);
     dev_fill(u, 6, -1.0f, 1.0f);
+    Dtr dtrd; /* dt_raw for the scan that makes dt, as the engine lays it out */
+    dtrd.sh = (z.R + 7) / 8 * 8, dtrd.ld = z.nh * dtrd.sh;
+    DevBuf<uint16_t> dtr((size_t)Tmax * dtrd.ld);
+    dev_fill(dtr, 14, -1.0f, 1.0f);
     CUDA_CHECK(cudaDeviceSynchronize());
 
     {
@@ -492,6 +616,11 @@ void bench()
         bench_line("mamba_conv1d_prefill", shape, tc, conv_bytes, 0);
         const double ts = time_median_ms([&] { dev_scan(s, T, u.p, xz.p, dt.p, par.p, w, bss.p, y.p); });
         bench_line("mamba_selective_scan", shape, ts, scan_bytes, 0);
+        /* the scan making dt from 16-bit dt_raw: f32 dt (4 bytes a row and
+         * channel) replaced by dt_raw (2 bytes a row and rank) */
+        const double fdt_bytes = scan_bytes - rows * Di * 4 + rows * z.nh * dtrd.sh * 2;
+        const double tf = time_median_ms([&] { dev_scan_fdt(s, T, u.p, xz.p, dtr.p, dtrd, par.p, w, bss.p, y.p); });
+        bench_line("mamba_selective_scan (dt made)", shape, tf, fdt_bytes, 0);
         const double tb = time_median_ms([&] {
             dev_conv(s, T, xz, w, bcs, u);
             dev_scan(s, T, u.p, xz.p, dt.p, par.p, w, bss.p, y.p);
@@ -601,6 +730,7 @@ int main(int argc, char **argv)
     test_scan(tiny, 1000, 333, seed++);
     test_scan(tiny3, 1000, 64, seed++);
     if (!quick) test_scan(zamba, 2048, 1111, seed++);
+    test_scan_fdt_refusals(tiny, odd);
     printf("scan done\n");
 
     for (const MShape *s : {&tiny, &tiny3, &gelu, &odd, &wide, &big, &narrow})
