@@ -361,6 +361,7 @@ struct Plan {
 };
 
 constexpr int kPlanSlots = 64;
+constexpr int kMaxCandidates = 16; /* zb_blas_use_candidate: heuristic results a plan may take */
 
 /* Alignment (bytes, at most 256) shared by a pointer and every row/batch
  * step from it: what cuBLASLt may assume for the matrix. */
@@ -387,6 +388,7 @@ struct zb_blas {
     size_t workspace_bytes;
     int sm_count;
     uint64_t clock; /* LRU stamp source */
+    int candidate;  /* which of the heuristic's results a new plan takes: 0 but in benchmarks */
     Plan plans[kPlanSlots];
 };
 
@@ -437,11 +439,13 @@ zb_status make_layout(cublasLtMatrixLayout_t *l, cudaDataType_t t, int64_t r, in
     return ZB_OK;
 }
 
-/* Builds descriptors and asks the heuristic for the best algorithm.
+/* Builds descriptors and asks the heuristic for its first choice (choice
+ * number b->candidate under the benchmark hook zb_blas_use_candidate).
  * Row-major Y[rows][out] = X W^T is, seen column-major, D[out x rows] =
  * W^T(k x m, transposed) * X(k x n): m = out, n = rows, k = in, TRANSA = T,
  * TRANSB = N (the "TN" form cuBLASLt is fastest at), all ld as given.
- * Returns ZB_ERR_UNSUPPORTED (err untouched) when no algorithm exists. */
+ * Returns ZB_ERR_UNSUPPORTED (err untouched) when no algorithm (or no such
+ * choice) exists. */
 zb_status plan_build(zb_blas *b, Plan *p, const PlanKey &k, const float *bias, int try_bias_epilogue, zb_error *err)
 {
     const cudaDataType_t yt = k.y_f32 ? CUDA_R_32F : ZBK_CUDA_HALF;
@@ -485,15 +489,17 @@ zb_status plan_build(zb_blas *b, Plan *p, const PlanKey &k, const float *bias, i
         cublasLtMatmulPreferenceDestroy(pref);
         return FAIL(ZB_ERR_DEVICE, "cublasLtMatmulPreferenceSetAttribute failed: %s", cublasLtGetStatusName(st));
     }
-    cublasLtMatmulHeuristicResult_t res;
+    cublasLtMatmulHeuristicResult_t res[kMaxCandidates];
     int found = 0;
-    st = cublasLtMatmulAlgoGetHeuristic(b->lt, p->desc, p->la, p->lb, p->lc, p->lc, pref, 1, &res, &found);
+    st = cublasLtMatmulAlgoGetHeuristic(b->lt, p->desc, p->la, p->lb, p->lc, p->lc, pref, b->candidate + 1, res,
+                                        &found);
     cublasLtMatmulPreferenceDestroy(pref);
     /* NOT_SUPPORTED is how the heuristic says "no algorithm for this" */
-    if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && found == 0)) return ZB_ERR_UNSUPPORTED;
+    if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && found <= b->candidate))
+        return ZB_ERR_UNSUPPORTED;
     if (st != CUBLAS_STATUS_SUCCESS)
         return FAIL(ZB_ERR_DEVICE, "cublasLtMatmulAlgoGetHeuristic failed: %s", cublasLtGetStatusName(st));
-    p->algo = res.algo;
+    p->algo = res[b->candidate].algo;
     p->bias_epilogue = try_bias_epilogue;
     return ZB_OK;
 }
@@ -522,6 +528,11 @@ zb_status plan_get(zb_blas *b, const PlanKey &k, const float *bias, Plan **out, 
         plan_release(victim);
         victim->key = k;
         s = plan_build(b, victim, k, nullptr, 0, err);
+    }
+    if (s == ZB_ERR_UNSUPPORTED && b->candidate > 0) {
+        /* a benchmark asked for a candidate the heuristic does not have */
+        plan_release(victim);
+        return FAIL(ZB_ERR_UNSUPPORTED, "cuBLASLt offers no candidate %d for this product", b->candidate);
     }
     if (s == ZB_ERR_UNSUPPORTED) {
         plan_release(victim);
@@ -701,6 +712,21 @@ extern "C" zb_status zb_linear_variant(zb_blas *b, const zb_linear_args *a, int 
 }
 
 extern "C" int zb_linear_variant_count(void) { return kGemvVariants; }
+
+/* Benchmark hook, not part of zb_kernels.h (tests/gpu/test_dense.cu
+ * declares it): plans built from now on take the heuristic's result number
+ * `candidate` (0, its first choice, is what zb_linear always uses) instead
+ * of the first; the cached plans are dropped. A product whose heuristic
+ * offers fewer results then fails with ZB_ERR_UNSUPPORTED. */
+extern "C" zb_status zb_blas_use_candidate(zb_blas *b, int candidate, zb_error *err)
+{
+    if (!b || candidate < 0 || candidate >= kMaxCandidates)
+        return FAIL(ZB_ERR_INVALID, "zb_blas_use_candidate: candidate %d outside 0..%d", candidate,
+                    kMaxCandidates - 1);
+    for (int i = 0; i < kPlanSlots; i++) plan_release(&b->plans[i]);
+    b->candidate = candidate;
+    return ZB_OK;
+}
 
 /* Test hook: how the cached plans run (counts of plans using cuBLASLt with
  * the bias epilogue, cuBLASLt plus add_bias_kernel, cuBLASLt without bias,

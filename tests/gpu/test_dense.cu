@@ -1,6 +1,8 @@
 /*
  * Checks of the dense kernels (weight prep, elementwise, zb_linear) against
- * reference/ and the ABI's own generators; with --bench, their timings.
+ * reference/ and the ABI's own generators; with --bench, their timings
+ * (and with --bench --candidates, the cuBLASLt heuristic's other choices
+ * for the prefill GEMMs).
  *
  * Every check runs on fresh random inputs (never zeros) with the outputs
  * poisoned first (NaN bits). A failing check prints what failed and the
@@ -20,10 +22,13 @@ extern "C" zb_status zb_linear_variant(zb_blas *b, const zb_linear_args *a, int 
                                        zb_error *err);
 extern "C" int zb_linear_variant_count(void);
 extern "C" void zb_blas_plan_stats(const zb_blas *b, int counts[4]);
+extern "C" zb_status zb_blas_use_candidate(zb_blas *b, int candidate, zb_error *err);
 
 static int g_failures = 0, g_checks = 0;
 /* --small: skip the multi-GB and 7B-sized cases (for compute-sanitizer runs) */
 static bool g_small = false;
+/* --bench --candidates: also time the cuBLASLt heuristic's other choices */
+static bool g_candidates = false;
 
 #define EXPECT(cond, ...)                                                                                  \
     do {                                                                                                   \
@@ -619,6 +624,25 @@ static void test_linear(zb_blas *blas)
         printf("     invalid-argument message: %s\n", err.msg);
         n += 2;
     }
+
+    /* the benchmark's candidate hook: candidates outside its range are
+     * refused; the heuristic's second choice computes the same product
+     * (checked against the reference like every case); 0 restores
+     * zb_linear's own choice */
+    {
+        zb_error err;
+        err.msg[0] = 0;
+        EXPECT(zb_blas_use_candidate(blas, -1, &err) == ZB_ERR_INVALID && err.msg[0], "candidate -1 accepted");
+        err.msg[0] = 0;
+        EXPECT(zb_blas_use_candidate(blas, 16, &err) == ZB_ERR_INVALID && err.msg[0], "candidate 16 accepted");
+        n += 2;
+        if (!g_small) {
+            ZB_OK_OR_DIE(zb_blas_use_candidate(blas, 1, &e_));
+            for (const LinCase &c : cases)
+                if (!strcmp(c.name, "gemm-llama-o")) run_linear_case(blas, c, &wb, &wf), n++;
+            ZB_OK_OR_DIE(zb_blas_use_candidate(blas, 0, &e_));
+        }
+    }
     printf("ok   zb_linear: %d cases, worst rel err %.2e (16-bit Y), %.2e (f32 Y)\n", n, wb, wf);
     int pc[4];
     zb_blas_plan_stats(blas, pc);
@@ -832,6 +856,35 @@ static void bench(zb_blas *blas)
             bench_line("gemm", label, ms, 0, 2.0 * rows * s.out * s.in * s.batch);
         }
 
+    /* What choosing among cuBLASLt's candidates could gain: zb_linear
+     * always takes the heuristic's first (timing them inside the engine is
+     * awkward: an accumulating product cannot be timed on its real output,
+     * and a captured prefill cannot be timed at all). */
+    if (g_candidates) {
+        const int rows = 8192; /* zbench's prefill chunk */
+        printf("\n# cuBLASLt heuristic candidates at %d rows: #0 is zb_linear's; TFLOP/s after each\n", rows);
+        for (const Shape &s : kShapes) {
+            if (strstr(s.name, "lm_head")) continue;
+            const zb_linear_args a = bench_args(B, s, rows);
+            const double flop = 2.0 * rows * s.out * s.in * s.batch;
+            double first = 0, best = 0;
+            int besti = 0;
+            printf("CANDIDATES %-24s", s.name);
+            for (int c = 0; c < 8; c++) {
+                ZB_OK_OR_DIE(zb_blas_use_candidate(blas, c, &e_));
+                zb_error err;
+                err.msg[0] = 0;
+                if (zb_linear(blas, &a, 0, &err) != ZB_OK) break; /* no candidate c */
+                const double ms = time_linear(blas, a, -2);
+                printf(" #%d %.3f ms %.0f |", c, ms, flop / (ms * 1e-3) / 1e12);
+                if (c == 0 || ms < best) best = ms, besti = c;
+                if (c == 0) first = ms;
+            }
+            printf(" best #%d, %.1f%% under #0\n", besti, 100.0 * (first - best) / first);
+        }
+        ZB_OK_OR_DIE(zb_blas_use_candidate(blas, 0, &e_));
+    }
+
     /* elementwise kernels at prefill and decode sizes (fresh random inputs:
      * the products above left their outputs in B.y) */
     printf("\n# elementwise\n");
@@ -872,6 +925,7 @@ int main(int argc, char **argv)
     if (!gpu_available("test_dense")) return 0;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--small")) g_small = true;
+        else if (!strcmp(argv[i], "--candidates")) g_candidates = true;
     test_synth();
     test_convert();
     test_embed();
