@@ -33,8 +33,7 @@ __device__ __forceinline__ uint32_t smem_addr(const void *p)
  * 0 * NaN would poison P V). src must still be a valid address. */
 __device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes)
 {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes)
-                 : "memory");
+    zbk_cp_async16(dst, src, src_bytes);
 }
 __device__ __forceinline__ void cp_async4(uint32_t dst, const void *src, int src_bytes)
 {

@@ -116,14 +116,6 @@ __device__ __forceinline__ void mamba_cp_async16(void *smem, const void *gmem)
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
 }
 
-/* The first `bytes` (0..16) of 16 from gmem, the rest of the 16 zero-filled
- * without being read. */
-__device__ __forceinline__ void mamba_cp_async16_n(void *smem, const void *gmem, int bytes)
-{
-    const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes) : "memory");
-}
-
 __device__ __forceinline__ void mamba_cp_async4(void *smem, const void *gmem)
 {
     const unsigned s = (unsigned)__cvta_generic_to_shared(smem);

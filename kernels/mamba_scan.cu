@@ -164,10 +164,12 @@ __global__ void __launch_bounds__(32 * W) scan_fast_kernel(const ScanP p, const 
 #pragma unroll
             for (int r = warp; r < kL; r += W) {
                 const int left = p.R - 8 * lane;
-                if (left > 0 && tb + r < T)
-                    mamba_cp_async16_n(sb + S::dt_off + (r * kDtrStride + 8 * lane) * 2,
-                                       f.dtr + (row0 + tb + r) * f.dtr_ld + h * f.dtr_sh + 8 * lane,
-                                       left >= 8 ? 16 : 2 * left);
+                if (left > 0 && tb + r < T) {
+                    const uint32_t dst =
+                        (uint32_t)__cvta_generic_to_shared(sb + S::dt_off + (r * kDtrStride + 8 * lane) * 2);
+                    zbk_cp_async16(dst, f.dtr + (row0 + tb + r) * f.dtr_ld + h * f.dtr_sh + 8 * lane,
+                                   left >= 8 ? 16 : 2 * left);
+                }
             }
         } else {
 #pragma unroll

@@ -123,6 +123,14 @@ __device__ __forceinline__ uint32_t zbk_pack_half2(float lo, float hi)
     return *reinterpret_cast<uint32_t *>(&v);
 }
 
+/* A 16-byte asynchronous global -> shared copy of which only the first
+ * src_bytes (0..16) are read, the rest of the 16 zero-filled. */
+__device__ __forceinline__ void zbk_cp_async16(uint32_t dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes)
+                 : "memory");
+}
+
 /* Tensor-core pieces (mma.sync m16n8k16, 16-bit in, f32 accumulate). With
  * g = lane / 4 and c = lane % 4 a thread holds A rows g and g + 8, columns
  * 2c, 2c+1 (+8); B column g, rows 2c, 2c+1 (+8); C rows g, g + 8, columns
