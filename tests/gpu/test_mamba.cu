@@ -197,13 +197,22 @@ void dev_conv(const MShape &s, int T, const DevBuf<uint16_t> &xz, const DevW &w,
                                   u.p + u_off, 0));
 }
 
+/* The scan's arguments but dt (NULL) and what it makes dt from. */
+zbk_scan_args scan_args(const MShape &s, int T, const uint16_t *u, const uint16_t *xz, const float *params,
+                        const DevW &w, float *state, uint16_t *y)
+{
+    zbk_scan_args a = {};
+    a.u = u, a.xz = xz, a.params = params, a.dt_bias = w.dt_bias.p, a.A_log = w.A_log.p, a.D = w.D.p;
+    a.ssm_state = state, a.y = y;
+    a.batch = s.batch, a.T = T, a.d_inner = s.Di, a.d_state = s.N, a.nh = s.nh, a.dt_rank = s.R, a.act = s.act;
+    return a;
+}
+
 void dev_scan(const MShape &s, int T, const uint16_t *u, const uint16_t *xz, const float *dt, const float *params,
               const DevW &w, float *state, uint16_t *y)
 {
-    zbk_scan_args a = {};
-    a.u = u, a.xz = xz, a.dt = dt, a.params = params, a.dt_bias = w.dt_bias.p, a.A_log = w.A_log.p, a.D = w.D.p;
-    a.ssm_state = state, a.y = y;
-    a.batch = s.batch, a.T = T, a.d_inner = s.Di, a.d_state = s.N, a.nh = s.nh, a.dt_rank = s.R, a.act = s.act;
+    zbk_scan_args a = scan_args(s, T, u, xz, params, w, state, y);
+    a.dt = dt;
     CUDA_CHECK(zbk_selective_scan(&a, 0));
 }
 
@@ -248,11 +257,8 @@ std::vector<float> host_dt(const MShape &s, size_t nrow, const Dtr &d, const Hos
 void dev_scan_fdt(const MShape &s, int T, const uint16_t *u, const uint16_t *xz, const uint16_t *dtr, const Dtr &d,
                   const float *params, const DevW &w, float *state, uint16_t *y)
 {
-    zbk_scan_args a = {};
-    a.u = u, a.xz = xz, a.dt = nullptr, a.params = params, a.dt_bias = w.dt_bias.p, a.A_log = w.A_log.p, a.D = w.D.p;
+    zbk_scan_args a = scan_args(s, T, u, xz, params, w, state, y);
     a.dtr = dtr, a.dtr_ld = d.ld, a.dtr_sh = d.sh, a.dt_proj = w.dt_proj.p;
-    a.ssm_state = state, a.y = y;
-    a.batch = s.batch, a.T = T, a.d_inner = s.Di, a.d_state = s.N, a.nh = s.nh, a.dt_rank = s.R, a.act = s.act;
     CUDA_CHECK(zbk_selective_scan(&a, 0));
 }
 
@@ -362,11 +368,11 @@ void test_scan_fdt_refusals(const MShape &ok, const MShape &generic)
     DevBuf<uint16_t> buf(1 << 16);
     DevBuf<float> fbuf(1 << 16);
     auto try_scan = [&](const MShape &s, int sh, int ld, bool with_dtr) {
-        zbk_scan_args a = {};
-        a.u = buf.p, a.xz = buf.p, a.params = fbuf.p, a.dt_bias = fbuf.p, a.A_log = fbuf.p, a.D = fbuf.p;
-        a.dtr = with_dtr ? buf.p : nullptr, a.dtr_ld = ld, a.dtr_sh = sh, a.dt_proj = buf.p;
-        a.ssm_state = fbuf.p, a.y = buf.p;
-        a.batch = 1, a.T = 4, a.d_inner = s.Di, a.d_state = s.N, a.nh = s.nh, a.dt_rank = s.R, a.act = s.act;
+        const DevW w(make_weights(s, 7));
+        MShape one = s;
+        one.batch = 1;
+        zbk_scan_args a = scan_args(one, 4, buf.p, buf.p, fbuf.p, w, fbuf.p, buf.p);
+        a.dtr = with_dtr ? buf.p : nullptr, a.dtr_ld = ld, a.dtr_sh = sh, a.dt_proj = w.dt_proj.p;
         return zbk_selective_scan(&a, 0);
     };
     const int sh = (ok.R + 7) / 8 * 8;
