@@ -164,6 +164,17 @@ cudaError_t wgmma128_tma_launch(const zbk_attention_args *a, const PrefillParams
  * cudaErrorNoKernelImageForDevice elsewhere. */
 cudaError_t wgmma_device_check();
 
+/* What the wgmma kernels fed by tensor copies take: 16-byte rows, head dims
+ * hd_above + 1 .. hd_max, no window, every key of the call in the cache
+ * without wrapping (else cudaErrorInvalidValue), on a device that runs
+ * them (else wgmma_device_check's answer). */
+inline cudaError_t tma_launch_check(const zbk_attention_args *a, const PrefillParams &p, int hd_above, int hd_max)
+{
+    if (!p.vec16 || a->hd <= hd_above || a->hd > hd_max || a->window > 0 || (int64_t)a->pos0 + a->T > a->slots)
+        return cudaErrorInvalidValue;
+    return wgmma_device_check();
+}
+
 /* The head-dim-464 wgmma kernel on pairs of blocks (a cluster of two
  * adjacent query blocks of one head sharing each K and V tile through
  * multicast tensor-memory copies, attention_wgmma_pair.cu): head dims

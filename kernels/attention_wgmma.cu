@@ -426,9 +426,7 @@ cudaError_t wgmma_device_check()
 
 cudaError_t wgmma128_tma_launch(const zbk_attention_args *a, const PrefillParams &p0, cudaStream_t stream)
 {
-    if (!p0.vec16 || a->hd <= 96 || a->hd > 128 || a->window > 0 || (int64_t)a->pos0 + a->T > a->slots)
-        return cudaErrorInvalidValue;
-    cudaError_t e = wgmma_device_check();
+    cudaError_t e = tma_launch_check(a, p0, 96, 128);
     if (e != cudaSuccess) return e;
     CUtensorMap tk, tv;
     if ((e = cache_maps(&tk, &tv, a, k128BN)) != cudaSuccess) return e;

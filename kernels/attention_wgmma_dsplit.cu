@@ -252,9 +252,7 @@ cudaError_t query_map(CUtensorMap *tq, const zbk_attention_args *a)
 
 cudaError_t wgmma_dsplit_prefill_launch(const zbk_attention_args *a, const PrefillParams &p0, cudaStream_t stream)
 {
-    if (!p0.vec16 || a->hd <= kDP - 16 || a->hd > kDP || a->window > 0 || (int64_t)a->pos0 + a->T > a->slots)
-        return cudaErrorInvalidValue;
-    cudaError_t e = wgmma_device_check();
+    cudaError_t e = tma_launch_check(a, p0, kDP - 16, kDP);
     if (e != cudaSuccess) return e;
 
     CUtensorMap tq, tk, tv;

@@ -132,9 +132,7 @@ __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(kThreads, 1)
 
 cudaError_t wgmma_pair_prefill_launch(const zbk_attention_args *a, const PrefillParams &p0, cudaStream_t stream)
 {
-    if (!p0.vec16 || a->hd <= kDP - 16 || a->hd > kDP || a->window > 0 || (int64_t)a->pos0 + a->T > a->slots)
-        return cudaErrorInvalidValue;
-    cudaError_t e = wgmma_device_check();
+    cudaError_t e = tma_launch_check(a, p0, kDP - 16, kDP);
     if (e != cudaSuccess) return e;
 
     CUtensorMap tk, tv;
